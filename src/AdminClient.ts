@@ -1,0 +1,134 @@
+/**
+ * The admin's three endpoints as the executor calls them: `api/registry`, `api/registryRemove` and
+ * `api/callback`. Several admin addresses are tried in order until one answers code 200; every request
+ * carries the access token header (empty when unset: admin 3.3.0 and 3.3.1 require the header).
+ *
+ * @since 1.0.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import { ExecutorConfig } from "./ExecutorConfig.js"
+import { AdminReply, type CallbackItem, encodeCallbackBody, type RegistryParam } from "./Wire.js"
+
+/**
+ * No admin accepted the call. `attempts` says what each address answered.
+ *
+ * @since 1.0.0
+ * @category errors
+ */
+export class AdminError extends Data.TaggedError("AdminError")<{
+  readonly operation: string
+  readonly attempts: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return this.attempts.length === 0
+      ? `${this.operation}: no admin address is configured`
+      : `${this.operation} failed: ${this.attempts.join("; ")}`
+  }
+}
+
+/**
+ * @since 1.0.0
+ * @category models
+ */
+export interface Service {
+  readonly registry: (param: RegistryParam) => Effect.Effect<void, AdminError>
+  readonly registryRemove: (param: RegistryParam) => Effect.Effect<void, AdminError>
+  readonly callback: (items: ReadonlyArray<CallbackItem>) => Effect.Effect<void, AdminError>
+}
+
+/**
+ * @since 1.0.0
+ * @category tags
+ */
+export class AdminClient extends Context.Tag("effect-xxl-job/AdminClient")<AdminClient, Service>() {}
+
+const decodeReply = Schema.decodeUnknownEither(AdminReply)
+
+const snippet = (text: string) => {
+  const flat = text.replace(/\s+/g, " ").trim()
+  return flat.length > 120 ? flat.slice(0, 120) + "…" : flat
+}
+
+/** Why an admin's answer is not a success, or undefined when it is. */
+const judge = (status: number, body: string): string | undefined => {
+  if (status !== 200) return `HTTP ${status}${body.trim() === "" ? "" : ` (${snippet(body)})`}`
+  let json: unknown
+  try {
+    json = JSON.parse(body)
+  } catch {
+    return /^\s*</.test(body)
+      ? `answered HTML, not the XXL-JOB protocol (a login page or a wrong context path?): ${snippet(body)}`
+      : `answered something that is not JSON: ${snippet(body)}`
+  }
+  const reply = decodeReply(json)
+  if (reply._tag === "Left") return `answered JSON without a code: ${snippet(body)}`
+  return reply.right.code === 200 ? undefined : `code ${reply.right.code}${reply.right.msg ? `: ${reply.right.msg}` : ""}`
+}
+
+/**
+ * An admin client over `@effect/platform`'s HttpClient.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const make = Effect.gen(function*() {
+  const settings = yield* ExecutorConfig
+  const http = yield* HttpClient.HttpClient
+  const headers: Record<string, string> = {
+    "XXL-JOB-ACCESS-TOKEN": Redacted.value(settings.accessToken)
+  }
+  if (settings.protocol === "3.5") headers["XXL-JOB-APPNAME"] = settings.appName
+  const bases = settings.adminAddresses.map((address) => address.replace(/\/+$/, ""))
+
+  const postOne = (url: string, body: unknown) =>
+    HttpClientRequest.post(url).pipe(
+      HttpClientRequest.setHeaders(headers),
+      HttpClientRequest.bodyUnsafeJson(body),
+      http.execute,
+      Effect.flatMap((response) => Effect.map(response.text, (text) => judge(response.status, text))),
+      Effect.scoped,
+      Effect.timeoutFail({
+        duration: settings.adminTimeout,
+        onTimeout: () => `no answer within ${Duration.format(settings.adminTimeout)}`
+      }),
+      Effect.catchAll((error) =>
+        Effect.succeed(typeof error === "string" ? error : `unreachable (${error.message})`)
+      )
+    )
+
+  /** Tries each admin in order; the first code 200 ends the round. */
+  const post = (name: string, body: unknown) =>
+    Effect.gen(function*() {
+      const attempts: Array<string> = []
+      for (const base of bases) {
+        const url = `${base}/api/${name}`
+        const problem = yield* postOne(url, body)
+        if (problem === undefined) return
+        attempts.push(`${url} ${problem}`)
+      }
+      return yield* new AdminError({ operation: name, attempts })
+    })
+
+  return {
+    registry: (param) => post("registry", param),
+    registryRemove: (param) => post("registryRemove", param),
+    callback: (items) => post("callback", encodeCallbackBody(items, settings.protocol))
+  } satisfies Service
+})
+
+/**
+ * @since 1.0.0
+ * @category layers
+ */
+export const layer: Layer.Layer<AdminClient, never, ExecutorConfig | HttpClient.HttpClient> = Layer.effect(
+  AdminClient,
+  make
+)

@@ -1,0 +1,128 @@
+/**
+ * The composition root: `Executor.layer(jobs)` wires the lanes, the outbox, the log store, the admin client,
+ * the HTTP server and the registry beat. It is the only module that knows them all.
+ *
+ * Shutdown runs in the reverse order of construction: the beat sends `registryRemove`, the server stops
+ * taking requests, the lanes stop their runs and report them, and the outbox delivers what is left.
+ *
+ * @since 1.0.0
+ */
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as AdminClient from "./AdminClient.js"
+import * as ExecutorApi from "./ExecutorApi.js"
+import * as ExecutorConfig from "./ExecutorConfig.js"
+import type * as Job from "./Job.js"
+import type { JobLog } from "./JobLog.js"
+import * as JobLogFile from "./JobLogFile.js"
+import * as Lanes from "./Lanes.js"
+import * as Outbox from "./Outbox.js"
+import * as Registration from "./Registration.js"
+import * as Server from "./Server.js"
+
+/**
+ * A running executor.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Service {
+  /** The address registered with the admin. */
+  readonly address: string
+  /** The port the server listens on. */
+  readonly port: number
+}
+
+/**
+ * @since 1.0.0
+ * @category tags
+ */
+export class Executor extends Context.Tag("effect-xxl-job/Executor")<Executor, Service>() {}
+
+/**
+ * Everything but the transports: the lanes, the outbox and the endpoints, for a registry of jobs. Used by
+ * the in-process mock admin, and by `layerWith`.
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerCore = <R>(
+  registry: Job.Registry<R>
+): Layer.Layer<
+  ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
+  never,
+  R | ExecutorConfig.ExecutorConfig | JobLog | AdminClient.AdminClient
+> =>
+  ExecutorApi.layer.pipe(
+    Layer.provideMerge(Lanes.layer(registry)),
+    Layer.provideMerge(Outbox.layer)
+  )
+
+const serving = Layer.scoped(
+  Executor,
+  Effect.gen(function*() {
+    const server = yield* HttpServer.HttpServer
+    const settings = yield* ExecutorConfig.ExecutorConfig
+    const port = server.address._tag === "TcpAddress" ? server.address.port : settings.port
+    const address = ExecutorConfig.registeredAddress(settings, port)
+    yield* Effect.logInfo(
+      `executor "${settings.appName}" listening on ${settings.host}:${port}, registered as ${address}`
+    )
+    yield* Registration.start(address)
+    return { address, port }
+  })
+)
+
+/**
+ * The executor with the log store and admin client of your choice (provide `JobLog` and `AdminClient`).
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerWith = <R>(
+  registry: Job.Registry<R>
+): Layer.Layer<
+  Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
+  unknown,
+  R | ExecutorConfig.ExecutorConfig | JobLog | AdminClient.AdminClient
+> =>
+  serving.pipe(
+    Layer.provide(Server.layer),
+    Layer.provideMerge(layerCore(registry))
+  )
+
+/**
+ * The executor with its defaults: run logs in files under `logPath`, the admin over HTTP. Needs the
+ * settings (`ExecutorConfig.layer(...)` or `ExecutorConfig.layerFromEnv(...)`) and the jobs' requirements.
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layer = <R>(
+  registry: Job.Registry<R>
+): Layer.Layer<
+  Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
+  unknown,
+  R | ExecutorConfig.ExecutorConfig
+> =>
+  layerWith(registry).pipe(
+    Layer.provide(Layer.mergeAll(
+      JobLogFile.layer,
+      AdminClient.layer.pipe(Layer.provide(NodeHttpClient.layerUndici))
+    ))
+  )
+
+/**
+ * The executor configured from the environment (`XXL_JOB_*`), over the options given in code.
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerFromEnv = <R>(
+  registry: Job.Registry<R>,
+  options: ExecutorConfig.Options = {}
+): Layer.Layer<Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox, unknown, R> =>
+  layer(registry).pipe(Layer.provideMerge(ExecutorConfig.layerFromEnv(options)))

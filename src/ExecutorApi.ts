@@ -1,0 +1,173 @@
+/**
+ * The executor's five endpoints as the admin sees them, independent of any HTTP library: a request (method,
+ * raw target, headers, body text) in, the protocol's reply out. The HTTP server (`Server`) and the in-process
+ * mock admin both go through here, so they answer byte for byte alike.
+ *
+ * Order of checks, as in Java: method, then token, then the exact raw target (a query string does not
+ * match), then the body.
+ *
+ * @since 1.0.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Crypto from "node:crypto"
+import { ExecutorConfig } from "./ExecutorConfig.js"
+import { JobLog } from "./JobLog.js"
+import { Lanes } from "./Lanes.js"
+import * as Messages from "./Messages.js"
+import * as Wire from "./Wire.js"
+
+/**
+ * A request as the endpoints need it. `body` is the decoded text, or `"too-large"` when it exceeded the
+ * limit and was not read.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Request {
+  readonly method: string
+  /** The raw request target, query string included (Java routes on it verbatim). */
+  readonly url: string
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  readonly body: string | "too-large"
+}
+
+/**
+ * @since 1.0.0
+ * @category models
+ */
+export interface Service {
+  readonly handle: (request: Request) => Effect.Effect<Wire.Reply>
+}
+
+/**
+ * @since 1.0.0
+ * @category tags
+ */
+export class ExecutorApi extends Context.Tag("effect-xxl-job/ExecutorApi")<ExecutorApi, Service>() {}
+
+const digest = (text: string) => Crypto.createHash("sha256").update(text, "utf8").digest()
+
+/** Compares in time independent of where the strings differ (hashing first also hides the length). */
+const sameSecret = (expected: Buffer, given: string) => Crypto.timingSafeEqual(expected, digest(given))
+
+const headerValue = (headers: Request["headers"], name: string): string | undefined => {
+  const value = headers[name]
+  return Array.isArray(value) ? value[0] : value as string | undefined
+}
+
+/** Parses a body as a JSON object; anything else is Java's `request error:`. */
+const jsonObject = (body: string): Either.Either<unknown, string> => {
+  if (body.trim() === "") return Either.left("empty request body; a JSON object was expected")
+  let value: unknown
+  try {
+    value = JSON.parse(body)
+  } catch (error) {
+    return Either.left(`the body is not valid JSON (${(error as Error).message})`)
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return Either.left(`a JSON object was expected, got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`)
+  }
+  return Either.right(value)
+}
+
+const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: string): Either.Either<A, string> =>
+  Either.flatMap(jsonObject(body), (json) =>
+    Either.mapLeft(
+      Schema.decodeUnknownEither(schema)(json),
+      (error) => ParseResult.TreeFormatter.formatErrorSync(error)
+    ))
+
+/**
+ * @since 1.0.0
+ * @category constructors
+ */
+export const make = Effect.gen(function*() {
+  const settings = yield* ExecutorConfig
+  const lanes = yield* Lanes
+  const jobLog = yield* JobLog
+  const token = Redacted.value(settings.accessToken)
+  const tokenDigest = token === "" ? undefined : digest(token)
+  const appNameDigest = digest(settings.appName)
+
+  /** Undefined when the caller may proceed, else the refusal. */
+  const authorize = (headers: Request["headers"]): string | undefined => {
+    const givenToken = headerValue(headers, "xxl-job-access-token")
+    if (settings.protocol === "3.5") {
+      const givenApp = headerValue(headers, "xxl-job-appname")
+      if (tokenDigest === undefined) return undefined
+      if (!givenToken || !givenApp) return Messages.tokenOrAppnameEmpty
+      const ok = sameSecret(tokenDigest, givenToken) && sameSecret(appNameDigest, givenApp)
+      return ok ? undefined : Messages.tokenOrAppnameInvalid
+    }
+    if (tokenDigest === undefined) return undefined
+    return givenToken !== undefined && sameSecret(tokenDigest, givenToken) ? undefined : Messages.accessTokenWrong
+  }
+
+  const withBody = <A, I>(
+    schema: Schema.Schema<A, I>,
+    body: string,
+    use: (value: A) => Effect.Effect<Wire.Reply>
+  ): Effect.Effect<Wire.Reply> => {
+    const decoded = decodeBody(schema, body)
+    return Either.isLeft(decoded) ? Effect.succeed(Wire.failure(Messages.requestError(decoded.left))) : use(decoded.right)
+  }
+
+  const run = (param: Wire.TriggerParam) =>
+    Effect.map(lanes.trigger(param), (admission) =>
+      admission._tag === "Accepted" ? Wire.success() : Wire.failure(admission.reason))
+
+  const handle = (request: Request): Effect.Effect<Wire.Reply> => {
+    if (request.method.toUpperCase() !== "POST") return Effect.succeed(Wire.failure(Messages.methodNotSupported))
+    if (request.url.trim() === "") return Effect.succeed(Wire.failure(Messages.uriMappingEmpty))
+    const refusal = authorize(request.headers)
+    if (refusal !== undefined) return Effect.succeed(Wire.failure(refusal))
+    const { body, url } = request
+    const known = url === "/beat" || url === "/idleBeat" || url === "/run" || url === "/trigger" || url === "/kill" ||
+      url === "/log"
+    if (!known) return Effect.succeed(Wire.failure(Messages.uriMappingNotFound(url)))
+    if (body === "too-large") return Effect.succeed(Wire.failure(Messages.bodyTooLarge(settings.maxBodyBytes)))
+    switch (url) {
+      case "/beat":
+        return Effect.succeed(Wire.success())
+      case "/idleBeat":
+        return withBody(Wire.JobIdParam, body, ({ jobId }) =>
+          Effect.map(lanes.isIdle(jobId), (idle) => idle ? Wire.success() : Wire.failure(Messages.jobBusy)))
+      case "/run":
+      case "/trigger":
+        return withBody(Wire.TriggerParam, body, run)
+      case "/kill":
+        return withBody(Wire.JobIdParam, body, ({ jobId }) =>
+          Effect.map(lanes.kill(jobId), (killed) =>
+            killed
+              ? Wire.success()
+              : Wire.reply(Wire.Code.success, Messages.alreadyKilled, Messages.alreadyKilled)))
+      default:
+        return withBody(Wire.LogParam, body, (param) =>
+          Effect.map(
+            jobLog.read({ logId: param.logId, logDateTime: param.triggerTime }, param.fromLineNum),
+            (page) =>
+              Wire.success({
+                fromLineNum: page.fromLineNum,
+                toLineNum: page.toLineNum,
+                logContent: page.logContent,
+                isEnd: page.isEnd
+              })
+          ))
+    }
+  }
+
+  return { handle } satisfies Service
+})
+
+/**
+ * @since 1.0.0
+ * @category layers
+ */
+export const layer: Layer.Layer<ExecutorApi, never, ExecutorConfig | Lanes | JobLog> = Layer.effect(ExecutorApi, make)

@@ -1,0 +1,332 @@
+/**
+ * The executor's settings: defaults, validation, and the environment variables that set them. The Java
+ * executor's property names become environment variables (`xxl.job.executor.port` → `XXL_JOB_EXECUTOR_PORT`);
+ * ours follow the same pattern. A bad value fails at start with a message that names its variable.
+ *
+ * This module imports nothing else of ours but the wire's protocol switch.
+ *
+ * @since 1.0.0
+ */
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Os from "node:os"
+import type { Protocol } from "./Wire.js"
+
+/**
+ * The resolved settings.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Settings {
+  /** Admin base URLs, e.g. `http://127.0.0.1:8080/xxl-job-admin`; tried in order. Empty: no admin. */
+  readonly adminAddresses: ReadonlyArray<string>
+  /** Checked on every request to the executor and sent on every request to the admin. Empty: no check. */
+  readonly accessToken: Redacted.Redacted<string>
+  /** The executor's AppName in the admin (its "registry key"). */
+  readonly appName: string
+  /** The address registered with the admin, verbatim; when undefined, `http://{ip}:{port}/`. */
+  readonly address: string | undefined
+  /** The IP put in the registered address; when undefined, the first non-internal IPv4 of the host. */
+  readonly ip: string | undefined
+  /** The port to listen on; 0 picks a free one (the registered address then carries the port chosen). */
+  readonly port: number
+  /** The interface to listen on (Java binds every interface). */
+  readonly host: string
+  /** Where run logs live: `{logPath}/{yyyy-MM-dd}/{logId}.log`. */
+  readonly logPath: string
+  /** Run logs older than this many days are deleted daily; below 3 retention is off (as in Java). */
+  readonly logRetentionDays: number
+  /** How often the executor registers itself with the admin. */
+  readonly registryInterval: Duration.Duration
+  /** How long one call to one admin may take. */
+  readonly adminTimeout: Duration.Duration
+  /** How many triggers may wait behind a running one of the same job (SERIAL_EXECUTION). */
+  readonly queueLimit: number
+  /** A job's lane with nothing to do for this long is retired. */
+  readonly laneIdleTimeout: Duration.Duration
+  /** The most results sent to the admin in one callback request. */
+  readonly callbackBatchSize: number
+  /** Request bodies larger than this are refused (Java's limit is 5 MiB). */
+  readonly maxBodyBytes: number
+  /** `"classic"` for admin 2.2 to 3.4, `"3.5"` for the unreleased 3.5 wire. */
+  readonly protocol: Protocol
+}
+
+/**
+ * @since 1.0.0
+ * @category tags
+ */
+export class ExecutorConfig extends Context.Tag("effect-xxl-job/ExecutorConfig")<ExecutorConfig, Settings>() {}
+
+/**
+ * The settings as given in code: everything optional, lists may be comma-separated strings, durations in
+ * seconds.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Options {
+  readonly adminAddresses?: string | ReadonlyArray<string> | undefined
+  readonly accessToken?: string | Redacted.Redacted<string> | undefined
+  readonly appName?: string | undefined
+  readonly address?: string | undefined
+  readonly ip?: string | undefined
+  readonly port?: number | undefined
+  readonly host?: string | undefined
+  readonly logPath?: string | undefined
+  readonly logRetentionDays?: number | undefined
+  readonly registryIntervalSeconds?: number | undefined
+  readonly adminTimeoutSeconds?: number | undefined
+  readonly queueLimit?: number | undefined
+  readonly laneIdleSeconds?: number | undefined
+  readonly callbackBatchSize?: number | undefined
+  readonly maxBodyBytes?: number | undefined
+  readonly protocol?: Protocol | undefined
+}
+
+/**
+ * Each option's environment variable.
+ *
+ * @since 1.0.0
+ * @category constants
+ */
+export const environmentNames = {
+  adminAddresses: "XXL_JOB_ADMIN_ADDRESSES",
+  accessToken: "XXL_JOB_ACCESS_TOKEN",
+  appName: "XXL_JOB_EXECUTOR_APPNAME",
+  address: "XXL_JOB_EXECUTOR_ADDRESS",
+  ip: "XXL_JOB_EXECUTOR_IP",
+  port: "XXL_JOB_EXECUTOR_PORT",
+  host: "XXL_JOB_EXECUTOR_HOST",
+  logPath: "XXL_JOB_EXECUTOR_LOGPATH",
+  logRetentionDays: "XXL_JOB_EXECUTOR_LOGRETENTIONDAYS",
+  registryIntervalSeconds: "XXL_JOB_EXECUTOR_REGISTRY_INTERVAL_SECONDS",
+  adminTimeoutSeconds: "XXL_JOB_ADMIN_TIMEOUT_SECONDS",
+  queueLimit: "XXL_JOB_EXECUTOR_QUEUE_LIMIT",
+  laneIdleSeconds: "XXL_JOB_EXECUTOR_LANE_IDLE_SECONDS",
+  callbackBatchSize: "XXL_JOB_CALLBACK_BATCH_SIZE",
+  maxBodyBytes: "XXL_JOB_EXECUTOR_MAX_BODY_BYTES",
+  protocol: "XXL_JOB_PROTOCOL"
+} as const satisfies Record<keyof Options, string>
+
+/**
+ * The defaults, as in the Java executor where it has one.
+ *
+ * @since 1.0.0
+ * @category constants
+ */
+export const defaults = {
+  port: 9999,
+  host: "0.0.0.0",
+  logPath: "/data/applogs/xxl-job/jobhandler",
+  logRetentionDays: 30,
+  registryIntervalSeconds: 30,
+  adminTimeoutSeconds: 3,
+  queueLimit: 1000,
+  laneIdleSeconds: 90,
+  callbackBatchSize: 50,
+  maxBodyBytes: 5 * 1024 * 1024,
+  protocol: "classic" as Protocol
+} as const
+
+/**
+ * A setting that cannot be used. `setting` is the environment variable when the value came from the
+ * environment, else the option's name.
+ *
+ * @since 1.0.0
+ * @category errors
+ */
+export class ExecutorConfigError extends Data.TaggedError("ExecutorConfigError")<{
+  readonly setting: string
+  readonly problem: string
+}> {
+  override get message(): string {
+    return `${this.setting}: ${this.problem}`
+  }
+}
+
+type Key = keyof Options
+
+const invalid = (setting: string, problem: string) => Effect.fail(new ExecutorConfigError({ setting, problem }))
+
+const checkInt = (setting: string, value: number | undefined, min: number, max: number, fallback: number) =>
+  value === undefined
+    ? Effect.succeed(fallback)
+    : Number.isInteger(value) && value >= min && value <= max
+    ? Effect.succeed(value)
+    : invalid(setting, `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`)
+
+const checkUrl = (setting: string, value: string) => {
+  try {
+    const url = new URL(value)
+    if (url.protocol === "http:" || url.protocol === "https:") return Effect.succeed(value)
+  } catch {
+    // fall through to the error below
+  }
+  return invalid(setting, `expected http:// or https:// URLs, got ${JSON.stringify(value)}`)
+}
+
+const splitList = (value: string | ReadonlyArray<string> | undefined): ReadonlyArray<string> =>
+  (typeof value === "string" ? value.split(",") : value ?? []).map((s) => s.trim()).filter((s) => s.length > 0)
+
+const blankToUndefined = (value: string | undefined) =>
+  value === undefined || value.trim() === "" ? undefined : value.trim()
+
+/** The first non-internal IPv4 address of this host, as Java picks its default IP. */
+const firstHostIp = (): string => {
+  for (const infos of Object.values(Os.networkInterfaces())) {
+    for (const info of infos ?? []) {
+      if (info.family === "IPv4" && !info.internal) return info.address
+    }
+  }
+  return "127.0.0.1"
+}
+
+/**
+ * Validates options (from code, or already read from the environment) into settings. `label` names each
+ * option in error messages.
+ */
+const resolve = (options: Options, label: (key: Key) => string) =>
+  Effect.gen(function*() {
+    const adminAddresses = splitList(options.adminAddresses)
+    for (const address of adminAddresses) yield* checkUrl(label("adminAddresses"), address)
+    const appName = (options.appName ?? "").trim()
+    if (appName.length > 64) {
+      return yield* invalid(label("appName"), `at most 64 characters (the admin's limit), got ${appName.length}`)
+    }
+    if (adminAddresses.length > 0 && appName === "") {
+      return yield* invalid(label("appName"), `required when ${label("adminAddresses")} is set`)
+    }
+    const address = blankToUndefined(options.address)
+    if (address !== undefined) yield* checkUrl(label("address"), address)
+    const protocol = options.protocol ?? defaults.protocol
+    if (protocol !== "classic" && protocol !== "3.5") {
+      return yield* invalid(label("protocol"), `expected "classic" or "3.5", got ${JSON.stringify(protocol)}`)
+    }
+    const token = options.accessToken
+    return {
+      adminAddresses,
+      accessToken: Redacted.isRedacted(token) ? token : Redacted.make((token ?? "").trim()),
+      appName,
+      address,
+      ip: blankToUndefined(options.ip),
+      port: yield* checkInt(label("port"), options.port, 0, 65535, defaults.port),
+      host: blankToUndefined(options.host) ?? defaults.host,
+      logPath: blankToUndefined(options.logPath) ?? defaults.logPath,
+      logRetentionDays: yield* checkInt(
+        label("logRetentionDays"),
+        options.logRetentionDays,
+        -1,
+        36500,
+        defaults.logRetentionDays
+      ),
+      registryInterval: Duration.seconds(
+        yield* checkInt(label("registryIntervalSeconds"), options.registryIntervalSeconds, 1, 3600, 30)
+      ),
+      adminTimeout: Duration.seconds(
+        yield* checkInt(label("adminTimeoutSeconds"), options.adminTimeoutSeconds, 1, 600, 3)
+      ),
+      queueLimit: yield* checkInt(label("queueLimit"), options.queueLimit, 1, 10_000_000, defaults.queueLimit),
+      laneIdleTimeout: Duration.seconds(
+        yield* checkInt(label("laneIdleSeconds"), options.laneIdleSeconds, 1, 86400, defaults.laneIdleSeconds)
+      ),
+      callbackBatchSize: yield* checkInt(
+        label("callbackBatchSize"),
+        options.callbackBatchSize,
+        1,
+        10_000,
+        defaults.callbackBatchSize
+      ),
+      maxBodyBytes: yield* checkInt(label("maxBodyBytes"), options.maxBodyBytes, 1024, 1 << 30, defaults.maxBodyBytes),
+      protocol
+    } satisfies Settings
+  })
+
+/**
+ * Settings from code.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Settings, ExecutorConfigError> =>
+  resolve(options, (key) => key)
+
+const numericKeys = [
+  "port",
+  "logRetentionDays",
+  "registryIntervalSeconds",
+  "adminTimeoutSeconds",
+  "queueLimit",
+  "laneIdleSeconds",
+  "callbackBatchSize",
+  "maxBodyBytes"
+] as const satisfies ReadonlyArray<Key>
+
+/**
+ * Settings from the environment (through Effect's `ConfigProvider`, so tests can supply a map), over the
+ * options given in code: a variable that is set wins over the code's value.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const fromEnv = (options: Options = {}): Effect.Effect<Settings, ExecutorConfigError> =>
+  Effect.gen(function*() {
+    const fromEnvironment: Record<string, unknown> = {}
+    const fromCode = new Set<Key>()
+    for (const [key, name] of Object.entries(environmentNames) as Array<[Key, string]>) {
+      const raw = yield* Config.option(Config.string(name)).pipe(
+        Effect.orElseSucceed(() => Option.none<string>())
+      )
+      if (Option.isNone(raw) || raw.value.trim() === "") {
+        fromCode.add(key)
+        continue
+      }
+      const value = raw.value.trim()
+      if ((numericKeys as ReadonlyArray<Key>).includes(key)) {
+        const number = Number(value)
+        if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(number)) {
+          return yield* invalid(name, `expected an integer, got ${JSON.stringify(value)}`)
+        }
+        fromEnvironment[key] = number
+      } else {
+        fromEnvironment[key] = value
+      }
+    }
+    return yield* resolve(
+      { ...options, ...fromEnvironment } as Options,
+      (key) => fromCode.has(key) ? key : environmentNames[key]
+    )
+  })
+
+/**
+ * @since 1.0.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<ExecutorConfig, ExecutorConfigError> =>
+  Layer.effect(ExecutorConfig, make(options))
+
+/**
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerFromEnv = (options: Options = {}): Layer.Layer<ExecutorConfig, ExecutorConfigError> =>
+  Layer.effect(ExecutorConfig, fromEnv(options))
+
+/**
+ * The address registered with the admin: the configured one verbatim, else `http://{ip}:{port}/` with the
+ * port actually bound.
+ *
+ * @since 1.0.0
+ * @category accessors
+ */
+export const registeredAddress = (settings: Settings, boundPort: number): string =>
+  settings.address ?? `http://${formatHost(settings.ip ?? firstHostIp())}:${boundPort}/`
+
+const formatHost = (ip: string) => ip.includes(":") && !ip.startsWith("[") ? `[${ip}]` : ip

@@ -1,0 +1,173 @@
+/**
+ * Jobs: `Job.make({ name, run })` turns an Effect into a job the admin can trigger by its handler name;
+ * `Job.registry(...)` gathers them, and the registry's type carries every job's requirements so the
+ * executor's layer asks for them. A running job reads its trigger from `JobContext`.
+ *
+ * @since 1.0.0
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+
+/**
+ * What a running job knows about its trigger.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface JobContextShape {
+  readonly jobId: number
+  /** The admin's log row for this run: it identifies the run. */
+  readonly logId: number
+  /** The trigger time, epoch milliseconds, as the admin sent it (`logDateTime`). */
+  readonly logDateTime: number
+  readonly triggerTime: Date
+  /** The handler name the admin asked for. */
+  readonly handler: string
+  /** The raw `executorParams` ("" when the admin sent none). */
+  readonly params: string
+  /** The shard of a SHARDING_BROADCAST trigger: index 0 of total 1 otherwise. */
+  readonly shardIndex: number
+  readonly shardTotal: number
+  readonly blockStrategy: string
+  /** `executorTimeout` in seconds; 0 for none. */
+  readonly timeoutSeconds: number
+  readonly glueType: string
+}
+
+/**
+ * @since 1.0.0
+ * @category tags
+ */
+export class JobContext extends Context.Tag("effect-xxl-job/JobContext")<JobContext, JobContextShape>() {}
+
+/**
+ * A job's own failure with the message the admin shows. `code` defaults to 500; 502 marks a timeout.
+ *
+ * @since 1.0.0
+ * @category errors
+ */
+export class JobFailed extends Data.TaggedError("JobFailed")<{
+  readonly message: string
+  readonly code?: number | undefined
+}> {}
+
+/**
+ * Fails the running job with a message for the admin (Java's `XxlJobHelper.handleFail(msg)`).
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const fail = (message: string): Effect.Effect<never, JobFailed> => Effect.fail(new JobFailed({ message }))
+
+/**
+ * The trigger's params did not decode with the job's Schema.
+ *
+ * @since 1.0.0
+ * @category errors
+ */
+export class JobParamsError extends Data.TaggedError("JobParamsError")<{
+  readonly handler: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `job params invalid: ${this.detail}`
+  }
+}
+
+/**
+ * What a job's Effect may return: a message for the admin, or nothing.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type Outcome = string | void | undefined
+
+/**
+ * A job: a handler name and what to run. `R` is what it needs from the application.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Job<out R = never> {
+  readonly name: string
+  readonly description: string | undefined
+  /** The run, params already decoded; reads the trigger from `JobContext`. */
+  readonly run: Effect.Effect<Outcome, unknown, R | JobContext>
+}
+
+/**
+ * Makes a job. With `params`, the trigger's `executorParams` is decoded with that Schema first (e.g.
+ * `Schema.parseJson(Schema.Struct({...}))`) and the decoded value is handed to `run`; a decode failure is the
+ * run's result (500 `job params invalid: ...`), never a defect.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const make: {
+  <E, R>(options: {
+    readonly name: string
+    readonly description?: string | undefined
+    readonly run: Effect.Effect<Outcome, E, R>
+  }): Job<Exclude<R, JobContext>>
+  <P, E, R>(options: {
+    readonly name: string
+    readonly description?: string | undefined
+    readonly params: Schema.Schema<P, string, never>
+    readonly run: (params: P) => Effect.Effect<Outcome, E, R>
+  }): Job<Exclude<R, JobContext>>
+} = (options: {
+  readonly name: string
+  readonly description?: string | undefined
+  readonly params?: Schema.Schema<any, string, never>
+  readonly run: Effect.Effect<Outcome, unknown, any> | ((params: any) => Effect.Effect<Outcome, unknown, any>)
+}): Job<any> => {
+  const name = options.name.trim()
+  if (name === "") throw new Error("Job.make: a job needs a non-empty name")
+  const schema = options.params
+  const run = options.run
+  return {
+    name,
+    description: options.description,
+    run: schema === undefined
+      ? run as Effect.Effect<Outcome, unknown, any>
+      : Effect.flatMap(JobContext, (context) =>
+        Schema.decode(schema)(context.params).pipe(
+          Effect.mapError((error) =>
+            new JobParamsError({ handler: name, detail: ParseResult.TreeFormatter.formatErrorSync(error) })
+          ),
+          Effect.flatMap(run as (params: unknown) => Effect.Effect<Outcome, unknown, any>)
+        ))
+  }
+}
+
+/**
+ * The jobs an executor offers, by handler name.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Registry<out R = never> {
+  readonly jobs: ReadonlyMap<string, Job<R>>
+}
+
+type RequirementsOf<Jobs extends ReadonlyArray<Job<any>>> = Jobs[number] extends Job<infer R> ? R : never
+
+/**
+ * Gathers jobs into a registry. Two jobs with one name are a programming error and throw here, at startup.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const registry = <const Jobs extends ReadonlyArray<Job<any>>>(
+  ...jobs: Jobs
+): Registry<RequirementsOf<Jobs>> => {
+  const map = new Map<string, Job<any>>()
+  for (const job of jobs) {
+    if (map.has(job.name)) throw new Error(`Job.registry: two jobs are named "${job.name}"`)
+    map.set(job.name, job)
+  }
+  return { jobs: map }
+}

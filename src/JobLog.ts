@@ -1,0 +1,186 @@
+/**
+ * Run logs: the store every run writes its log to and `/log` reads pages from. The store is a service with
+ * a file implementation (`JobLogFile.layer`, the default, Java's layout) and an in-memory one
+ * (`JobLog.layerMemory`, for tests). The paging rules the admin relies on live here, shared by both.
+ *
+ * @since 1.0.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Messages from "./Messages.js"
+import { LogResult } from "./Wire.js"
+
+/**
+ * Identifies one run's log: Java files it under the trigger's day, `{yyyy-MM-dd}/{logId}.log`.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface LogKey {
+  readonly logId: number
+  readonly logDateTime: number
+}
+
+/**
+ * Writes one run's log. `append` is synchronous so that Effect's (synchronous) loggers can call it; the
+ * store writes behind it in order, and `flush` waits until everything appended so far is stored.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Writer {
+  /** Appends one entry; an entry with newlines occupies several lines, as in Java. */
+  readonly append: (entry: string) => void
+  readonly flush: Effect.Effect<void>
+}
+
+/**
+ * @since 1.0.0
+ * @category models
+ */
+export interface Store {
+  /** A writer for a run; closing the scope flushes it. */
+  readonly writer: (key: LogKey) => Effect.Effect<Writer, never, Scope.Scope>
+  /** Appends one entry to a run's log outside the run (e.g. the callback marker). */
+  readonly append: (key: LogKey, entry: string) => Effect.Effect<void>
+  /** A page of a run's log from line `fromLineNum` (1-based) on, as `/log` answers it. */
+  readonly read: (key: LogKey, fromLineNum: number) => Effect.Effect<LogResult>
+}
+
+/**
+ * @since 1.0.0
+ * @category tags
+ */
+export class JobLog extends Context.Tag("effect-xxl-job/JobLog")<JobLog, Store>() {}
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared rules
+// ---------------------------------------------------------------------------------------------------------
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0")
+
+/**
+ * The day folder of a run: `yyyy-MM-dd` of the trigger time in the executor's local time zone.
+ *
+ * @since 1.0.0
+ * @category rules
+ */
+export const dayOf = (epochMillis: number): string => {
+  const date = new Date(epochMillis)
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`
+}
+
+/**
+ * `yyyy-MM-dd HH:mm:ss` in local time, the timestamp of every log line.
+ *
+ * @since 1.0.0
+ * @category rules
+ */
+export const timestamp = (date: Date): string =>
+  `${dayOf(date.getTime())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+
+/**
+ * One log entry in Java's shape, `yyyy-MM-dd HH:mm:ss [source]-[level]-[thread] message`, where we put the
+ * handler in `source`, the log level where Java has a line number and the fiber where it has a thread.
+ *
+ * @since 1.0.0
+ * @category rules
+ */
+export const formatEntry = (options: {
+  readonly date: Date
+  readonly source: string
+  readonly level: string
+  readonly thread: string
+  readonly message: string
+}): string => `${timestamp(options.date)} [${options.source}]-[${options.level}]-[${options.thread}] ${options.message}`
+
+/**
+ * The reply for a run whose log does not exist.
+ *
+ * @since 1.0.0
+ * @category rules
+ */
+export const notFound = (fromLineNum: number): LogResult =>
+  new LogResult({ fromLineNum, toLineNum: 0, logContent: Messages.logFileNotExists, isEnd: true })
+
+/**
+ * A page of a log held as lines: lines `fromLineNum..` (1-based; 0 or less means from the start), each
+ * newline-terminated. `toLineNum` is the number of the last line returned, or the line count when there is
+ * nothing new (Java ≤3.2), so the admin sees `fromLineNum > toLineNum` and waits for more. `isEnd` is always
+ * false: the admin decides the end from the run's result, and a running job's log keeps growing.
+ *
+ * @since 1.0.0
+ * @category rules
+ */
+export const page = (lines: ReadonlyArray<string>, fromLineNum: number): LogResult => {
+  const first = Math.max(1, fromLineNum)
+  const selected = lines.slice(first - 1)
+  return new LogResult({
+    fromLineNum,
+    toLineNum: lines.length,
+    logContent: selected.length === 0 ? "" : selected.join("\n") + "\n",
+    isEnd: false
+  })
+}
+
+/**
+ * Splits stored text into lines; the text ends with a newline, which does not start a line.
+ *
+ * @since 1.0.0
+ * @category rules
+ */
+export const splitLines = (text: string): Array<string> => {
+  if (text === "") return []
+  const lines = text.split("\n")
+  if (lines[lines.length - 1] === "") lines.pop()
+  return lines
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// In memory
+// ---------------------------------------------------------------------------------------------------------
+
+const memoryKey = (key: LogKey) => `${dayOf(key.logDateTime)}/${key.logId}`
+
+/**
+ * A store that keeps logs in memory: for tests, and for users' tests with the mock admin.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const makeMemory = (): Store => {
+  const logs = new Map<string, Array<string>>()
+  const linesOf = (key: LogKey) => {
+    const k = memoryKey(key)
+    let lines = logs.get(k)
+    if (lines === undefined) {
+      lines = []
+      logs.set(k, lines)
+    }
+    return lines
+  }
+  const appendSync = (key: LogKey, entry: string) => {
+    linesOf(key).push(...entry.split("\n"))
+  }
+  return {
+    writer: (key) =>
+      Effect.sync(() => {
+        linesOf(key)
+        return { append: (entry) => appendSync(key, entry), flush: Effect.void }
+      }),
+    append: (key, entry) => Effect.sync(() => appendSync(key, entry)),
+    read: (key, fromLineNum) =>
+      Effect.sync(() => {
+        const lines = logs.get(memoryKey(key))
+        return lines === undefined ? notFound(fromLineNum) : page(lines, fromLineNum)
+      })
+  }
+}
+
+/**
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<JobLog> = Layer.sync(JobLog, makeMemory)

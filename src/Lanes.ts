@@ -1,0 +1,438 @@
+/**
+ * Dispatch: one lane per jobId, the fiber version of Java's `JobThread`. A lane runs its triggers one at a
+ * time in arrival order (SERIAL_EXECUTION); DISCARD_LATER refuses while it is busy; COVER_EARLY stops it and
+ * starts a new one. `executorTimeout` interrupts a run (502), `/kill` interrupts it and reports what was
+ * queued, and every accepted trigger gets exactly one result, handed to the `Outbox`.
+ *
+ * Lane state is plain mutable data changed only in synchronous steps, so no two fibers ever see it half
+ * changed; a lane holds a fiber only while it has work.
+ *
+ * @since 1.0.0
+ */
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberSet from "effect/FiberSet"
+import * as HashMap from "effect/HashMap"
+import * as HashSet from "effect/HashSet"
+import * as Inspectable from "effect/Inspectable"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import { ExecutorConfig } from "./ExecutorConfig.js"
+import * as Job from "./Job.js"
+import { formatEntry, JobLog, type Writer } from "./JobLog.js"
+import * as Messages from "./Messages.js"
+import { Outbox } from "./Outbox.js"
+import { CallbackItem, Code, type TriggerParam } from "./Wire.js"
+
+/**
+ * What a trigger gets: accepted (its result comes later, through the outbox) or refused with the message
+ * `/run` answers (no result follows).
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type Admission = { readonly _tag: "Accepted" } | { readonly _tag: "Refused"; readonly reason: string }
+
+/**
+ * @since 1.0.0
+ * @category models
+ */
+export interface Service {
+  /** Takes a trigger: queue it, run it, or refuse it, by the lane's state and the block strategy. */
+  readonly trigger: (param: TriggerParam) => Effect.Effect<Admission>
+  /** Stops the job's lane (`/kill`): false when there was none. */
+  readonly kill: (jobId: number) => Effect.Effect<boolean>
+  /** True when nothing runs or waits for the job, and no stopped run of it is still finishing. */
+  readonly isIdle: (jobId: number) => Effect.Effect<boolean>
+  /** Runs now, triggers waiting, and lanes. */
+  readonly stats: Effect.Effect<{ readonly running: number; readonly queued: number; readonly lanes: number }>
+}
+
+/**
+ * @since 1.0.0
+ * @category tags
+ */
+export class Lanes extends Context.Tag("effect-xxl-job/Lanes")<Lanes, Service>() {}
+
+const accepted: Admission = { _tag: "Accepted" }
+const refused = (reason: string): Admission => ({ _tag: "Refused", reason })
+
+/** The run went past its executorTimeout. */
+class RunTimedOut extends Data.TaggedError("RunTimedOut")<{ readonly seconds: number }> {}
+
+interface Lane {
+  readonly jobId: number
+  /** Which handler the lane runs: a trigger for another one replaces the lane. */
+  readonly handlerKey: string
+  readonly job: Job.Job<any>
+  readonly queue: Array<TriggerParam>
+  readonly queuedLogIds: Set<number>
+  running: TriggerParam | undefined
+  /** True while the lane has a fiber working through its queue. */
+  active: boolean
+  worker: Fiber.RuntimeFiber<void> | undefined
+  stopReason: string | undefined
+  idleSince: number
+  /** The lane this one replaced: its last run must end before this one starts (no overlap). */
+  readonly previous: Deferred.Deferred<void> | undefined
+  /** Completed once the lane is stopped and its fiber has ended. */
+  readonly finished: Deferred.Deferred<void>
+}
+
+const blockStrategies = new Set(["SERIAL_EXECUTION", "DISCARD_LATER", "COVER_EARLY"])
+const glueScriptTypes = new Set([
+  "GLUE_GROOVY",
+  "GLUE_SHELL",
+  "GLUE_PYTHON",
+  "GLUE_PYTHON2",
+  "GLUE_NODEJS",
+  "GLUE_POWERSHELL",
+  "GLUE_PHP"
+])
+
+/** The result of one run, from its exit. */
+const resultOf = (
+  exit: Exit.Exit<Job.Outcome, unknown>,
+  stopReason: string | undefined
+): { readonly code: number; readonly msg: string | undefined; readonly log: ReadonlyArray<string> } => {
+  if (Exit.isSuccess(exit)) {
+    const msg = typeof exit.value === "string" ? Messages.cutResult(exit.value) : undefined
+    return { code: Code.success, msg, log: [Messages.logEnd(Code.success, msg)] }
+  }
+  const cause = exit.cause
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    if (error instanceof RunTimedOut) {
+      return {
+        code: Code.timeout,
+        msg: Messages.timeout,
+        log: [
+          Messages.logTimeout(`: the run exceeded its executorTimeout of ${error.seconds}s and was interrupted`),
+          Messages.logEnd(Code.timeout, Messages.timeout)
+        ]
+      }
+    }
+    if (error instanceof Job.JobFailed || error instanceof Job.JobParamsError) {
+      const code = error instanceof Job.JobFailed && error.code !== undefined ? error.code : Code.fail
+      const msg = Messages.cutResult(error.message)
+      return { code, msg, log: [Messages.logEnd(code, msg)] }
+    }
+  }
+  if (Cause.isInterruptedOnly(cause)) {
+    const msg = Messages.runningKilled(stopReason ?? "the job was interrupted.")
+    return {
+      code: Code.fail,
+      msg,
+      log: stopReason === undefined
+        ? [Messages.logException(msg)]
+        : [Messages.logStopped(stopReason), Messages.logException(msg)]
+    }
+  }
+  const trace = Cause.pretty(cause, { renderErrorCause: true })
+  return { code: Code.fail, msg: Messages.cutResult(trace), log: [Messages.logException(trace)] }
+}
+
+const levelName = (label: string) => label === "WARN" ? "WARN" : label
+
+/** A logger that writes into one run's log: plain `Effect.log*` calls inside a job land there. */
+const runLogger = (writer: Writer, handler: string) =>
+  Logger.make(({ annotations, cause, date, fiberId, logLevel, message }) => {
+    const parts = Array.isArray(message) ? message : [message]
+    let text = parts.map((part) => Inspectable.toStringUnknown(part, 0)).join(" ")
+    if (HashMap.size(annotations) > 0) {
+      for (const [key, value] of annotations) text += ` ${key}=${Inspectable.toStringUnknown(value, 0)}`
+    }
+    if (!Cause.isEmpty(cause)) text += `\n${Cause.pretty(cause, { renderErrorCause: true })}`
+    writer.append(formatEntry({
+      date,
+      source: handler,
+      level: levelName(logLevel.label),
+      thread: FiberId.threadName(fiberId),
+      message: text
+    }))
+  })
+
+/**
+ * Builds the lanes for a registry of jobs. The jobs' requirements `R` are taken from the layer's context
+ * once, here, so a run never sees the HTTP request that triggered it.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const make = <R>(registry: Job.Registry<R>) =>
+  Effect.gen(function*() {
+    const settings = yield* ExecutorConfig
+    const jobLog = yield* JobLog
+    const outbox = yield* Outbox
+    const jobContext = yield* Effect.context<R>()
+    const runFork = yield* FiberSet.makeRuntime<never, void, never>()
+
+    const lanes = new Map<number, Lane>()
+    const stopping = new Set<Lane>()
+    let closed = false
+
+    const report = (trigger: TriggerParam, code: number, msg: string | undefined) =>
+      outbox.offer(new CallbackItem({ logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: code, handleMsg: msg }))
+
+    const clock = yield* Effect.clock
+    const now = () => clock.unsafeCurrentTimeMillis()
+
+    const isBusy = (lane: Lane) => lane.running !== undefined || lane.queue.length > 0
+
+    /** Runs one trigger of a lane, start to reported result. */
+    const execute = (lane: Lane, trigger: TriggerParam, restore: <A, E, X>(self: Effect.Effect<A, E, X>) => Effect.Effect<A, E, X>) =>
+      Effect.scoped(Effect.gen(function*() {
+        const key = { logId: trigger.logId, logDateTime: trigger.logDateTime }
+        const writer = yield* jobLog.writer(key)
+        writer.append(formatEntry({
+          date: new Date(),
+          source: lane.job.name,
+          level: "INFO",
+          thread: `job-${lane.jobId}`,
+          message: Messages.logStart(trigger.executorParams)
+        }))
+        const context: Job.JobContextShape = {
+          jobId: trigger.jobId,
+          logId: trigger.logId,
+          logDateTime: trigger.logDateTime,
+          triggerTime: new Date(trigger.logDateTime),
+          handler: trigger.executorHandler,
+          params: trigger.executorParams,
+          shardIndex: trigger.broadcastIndex,
+          shardTotal: trigger.broadcastTotal,
+          blockStrategy: trigger.executorBlockStrategy,
+          timeoutSeconds: trigger.executorTimeout,
+          glueType: trigger.glueType ?? "BEAN"
+        }
+        const seconds = trigger.executorTimeout
+        const run = lane.job.run.pipe(
+          Effect.provideService(Job.JobContext, context),
+          Effect.provide(jobContext),
+          Effect.locally(FiberRef.currentLoggers, HashSet.make(runLogger(writer, lane.job.name))),
+          seconds > 0
+            ? Effect.timeoutFail({ duration: Duration.seconds(seconds), onTimeout: () => new RunTimedOut({ seconds }) })
+            : (self) => self
+        )
+        const exit = yield* restore(run).pipe(Effect.exit)
+        const result = resultOf(exit, lane.stopReason)
+        for (const line of result.log) {
+          writer.append(formatEntry({
+            date: new Date(),
+            source: lane.job.name,
+            level: result.code === Code.success ? "INFO" : "ERROR",
+            thread: `job-${lane.jobId}`,
+            message: line
+          }))
+        }
+        yield* writer.flush
+        yield* report(trigger, result.code, result.msg)
+        lane.running = undefined
+        lane.idleSince = now()
+      }))
+
+    /** Takes the lane's next trigger, or retires its fiber when there is none (one synchronous step). */
+    const takeNext = (lane: Lane): TriggerParam | undefined => {
+      const next = lane.stopReason === undefined ? lane.queue.shift() : undefined
+      if (next === undefined) {
+        lane.active = false
+        lane.worker = undefined
+        return undefined
+      }
+      lane.queuedLogIds.delete(next.logId)
+      lane.running = next
+      return next
+    }
+
+    const work = (lane: Lane): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (lane.previous !== undefined) yield* Deferred.await(lane.previous)
+        while (true) {
+          // Between runs the fiber may be interrupted; once a trigger is taken, its result is always reported.
+          const more = yield* Effect.uninterruptibleMask((restore) =>
+            Effect.suspend(() => {
+              const next = takeNext(lane)
+              return next === undefined ? Effect.succeed(false) : Effect.as(execute(lane, next, restore), true)
+            })
+          )
+          if (!more) return
+        }
+      })
+
+    const startWorker = (lane: Lane) => {
+      if (lane.active || lane.stopReason !== undefined) return
+      lane.active = true
+      // The fiber may run to its end synchronously inside runFork: keep it only if it is still working.
+      const fiber = runFork(work(lane))
+      if (lane.active) lane.worker = fiber
+    }
+
+    /** Stops a lane: reports its queued triggers now, interrupts its run, and completes `finished` after. */
+    const stop = (lane: Lane, reason: string) =>
+      Effect.gen(function*() {
+        if (lane.stopReason !== undefined) return
+        lane.stopReason = reason
+        if (lanes.get(lane.jobId) === lane) lanes.delete(lane.jobId)
+        const queued = lane.queue.splice(0)
+        lane.queuedLogIds.clear()
+        for (const trigger of queued) yield* report(trigger, Code.fail, Messages.queuedKilled(reason))
+        const worker = lane.worker
+        if (worker === undefined) {
+          yield* Deferred.succeed(lane.finished, undefined)
+          return
+        }
+        stopping.add(lane)
+        runFork(
+          Fiber.interrupt(worker).pipe(
+            Effect.zipRight(Effect.suspend(() => {
+              // A trigger taken but never reported (its fiber died before it could run) is still answered.
+              const lost = lane.running
+              lane.running = undefined
+              return lost === undefined ? Effect.void : report(lost, Code.fail, Messages.runningKilled(reason))
+            })),
+            Effect.ensuring(Effect.suspend(() => {
+              stopping.delete(lane)
+              return Deferred.succeed(lane.finished, undefined)
+            }))
+          )
+        )
+      })
+
+    const newLane = (
+      jobId: number,
+      handlerKey: string,
+      job: Job.Job<any>,
+      previous: Lane | undefined
+    ): Effect.Effect<Lane> =>
+      Effect.map(Deferred.make<void>(), (finished) => {
+        const lane: Lane = {
+          jobId,
+          handlerKey,
+          job,
+          queue: [],
+          queuedLogIds: new Set(),
+          running: undefined,
+          active: false,
+          worker: undefined,
+          stopReason: undefined,
+          idleSince: now(),
+          previous: previous?.finished,
+          finished
+        }
+        lanes.set(jobId, lane)
+        return lane
+      })
+
+    const resolveJob = (param: TriggerParam): { job: Job.Job<any>; key: string } | string => {
+      const glueType = param.glueType
+      if (glueType === "BEAN") {
+        const job = registry.jobs.get(param.executorHandler)
+        return job === undefined ? Messages.jobHandlerNotFound(param.executorHandler) : { job, key: `BEAN:${job.name}` }
+      }
+      if (glueType !== undefined && glueScriptTypes.has(glueType)) return Messages.glueTypeNotSupported(glueType)
+      return Messages.glueTypeNotValid(glueType)
+    }
+
+    const trigger = (param: TriggerParam): Effect.Effect<Admission> =>
+      Effect.gen(function*() {
+        if (closed) return refused(Messages.shuttingDown)
+        const resolved = resolveJob(param)
+        if (typeof resolved === "string") return refused(resolved)
+        let lane = lanes.get(param.jobId)
+        let replaced: Lane | undefined
+        if (lane !== undefined && lane.handlerKey !== resolved.key) {
+          yield* stop(lane, Messages.changeHandler)
+          replaced = lane
+          lane = undefined
+        }
+        const strategy = blockStrategies.has(param.executorBlockStrategy)
+          ? param.executorBlockStrategy
+          : "SERIAL_EXECUTION"
+        if (lane !== undefined && isBusy(lane)) {
+          if (strategy === "DISCARD_LATER") return refused(Messages.discardLater)
+          if (strategy === "COVER_EARLY") {
+            yield* stop(lane, Messages.coverEarly)
+            replaced = lane
+            lane = undefined
+          }
+        }
+        if (lane !== undefined) {
+          if (lane.queuedLogIds.has(param.logId)) return refused(Messages.repeatTrigger(param.logId))
+          if (lane.queue.length >= settings.queueLimit) return refused(Messages.queueFull(param.jobId, settings.queueLimit))
+        } else {
+          lane = yield* newLane(param.jobId, resolved.key, resolved.job, replaced)
+        }
+        lane.queue.push(param)
+        lane.queuedLogIds.add(param.logId)
+        startWorker(lane)
+        return accepted
+      })
+
+    const kill = (jobId: number) =>
+      Effect.suspend(() => {
+        const lane = lanes.get(jobId)
+        return lane === undefined ? Effect.succeed(false) : Effect.as(stop(lane, Messages.killedByAdmin), true)
+      })
+
+    const isIdle = (jobId: number) =>
+      Effect.sync(() => {
+        const lane = lanes.get(jobId)
+        if (lane !== undefined && isBusy(lane)) return false
+        for (const other of stopping) if (other.jobId === jobId) return false
+        return true
+      })
+
+    const stats = Effect.sync(() => {
+      let running = 0
+      let queued = 0
+      for (const lane of lanes.values()) {
+        if (lane.running !== undefined) running++
+        queued += lane.queue.length
+      }
+      for (const lane of stopping) if (lane.running !== undefined) running++
+      return { running, queued, lanes: lanes.size }
+    })
+
+    // Idle lanes are retired, as Java's JobThread ends itself after ~90 s without work.
+    const idleMillis = Duration.toMillis(settings.laneIdleTimeout)
+    yield* Effect.sync(() => {
+      const limit = now() - idleMillis
+      for (const lane of lanes.values()) {
+        if (!isBusy(lane) && !lane.active && lane.idleSince <= limit) lanes.delete(lane.jobId)
+      }
+    }).pipe(
+      Effect.repeat(Schedule.spaced(Duration.millis(Math.max(1000, idleMillis / 3)))),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
+
+    // On shutdown: refuse new triggers, stop every lane (Java's "web container destroy and kill the job.")
+    // and wait for the runs to report.
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        closed = true
+        const all = [...lanes.values(), ...stopping]
+        for (const lane of all) yield* stop(lane, Messages.shutdownKill)
+        yield* Effect.forEach(all, (lane) => Deferred.await(lane.finished), { discard: true })
+      })
+    )
+
+    return { trigger, kill, isIdle, stats } satisfies Service
+  })
+
+/**
+ * @since 1.0.0
+ * @category layers
+ */
+export const layer = <R>(registry: Job.Registry<R>): Layer.Layer<Lanes, never, R | ExecutorConfig | JobLog | Outbox> =>
+  Layer.scoped(Lanes, make(registry))

@@ -1,0 +1,58 @@
+/**
+ * The registry beat: the executor registers at start and then every `registryInterval` (30 s), so the admin
+ * keeps routing to it and never marks its running jobs' results as lost; on shutdown it sends
+ * `registryRemove` once. The beat survives every kind of admin failure and recovers by itself.
+ *
+ * @since 1.0.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import { AdminClient } from "./AdminClient.js"
+import { ExecutorConfig } from "./ExecutorConfig.js"
+import { RegistryParam } from "./Wire.js"
+
+/**
+ * Starts beating for `address` in the current scope; closing the scope sends `registryRemove`. Does nothing
+ * when no admin address or AppName is configured (as Java).
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const start = (address: string): Effect.Effect<void, never, AdminClient | ExecutorConfig | Scope.Scope> =>
+  Effect.gen(function*() {
+    const settings = yield* ExecutorConfig
+    const admin = yield* AdminClient
+    if (settings.adminAddresses.length === 0 || settings.appName === "") {
+      yield* Effect.logWarning("no admin address or AppName configured: the executor does not register")
+      return
+    }
+    const body = new RegistryParam({ registryGroup: "EXECUTOR", registryKey: settings.appName, registryValue: address })
+    let failing = false
+    const beat = admin.registry(body).pipe(
+      Effect.tap(() => {
+        if (!failing) return Effect.void
+        failing = false
+        return Effect.logInfo(`registered again with the admin as ${address}`)
+      }),
+      Effect.catchAllCause((cause) => {
+        failing = true
+        return Effect.logWarning(`registry beat failed; next try in ${Duration.format(settings.registryInterval)}`, cause)
+      })
+    )
+    yield* Effect.addFinalizer(() =>
+      admin.registryRemove(body).pipe(
+        Effect.tap(() => Effect.logInfo(`removed ${address} from the admin's registry`)),
+        Effect.catchAllCause((cause) => Effect.logWarning("registryRemove failed", cause)),
+        Effect.interruptible,
+        Effect.timeout(Duration.times(settings.adminTimeout, Math.max(1, settings.adminAddresses.length))),
+        Effect.ignore
+      )
+    )
+    yield* beat.pipe(
+      Effect.repeat(Schedule.fixed(settings.registryInterval)),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
+  })

@@ -1,0 +1,104 @@
+/**
+ * The executor's HTTP server: every request is read (body capped at `maxBodyBytes`), answered by
+ * `ExecutorApi`, and written back as HTTP 200 with the protocol's JSON, whatever went wrong. Built on
+ * `@effect/platform`'s HttpServer, served by `@effect/platform-node`.
+ *
+ * @since 1.0.0
+ */
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Http from "node:http"
+import { createServer } from "node:http"
+import { ExecutorApi } from "./ExecutorApi.js"
+import { ExecutorConfig } from "./ExecutorConfig.js"
+import * as Messages from "./Messages.js"
+import * as Wire from "./Wire.js"
+
+/**
+ * Reads a request body as UTF-8 text (invalid bytes become U+FFFD, as Java decodes), or `"too-large"` past
+ * `limit` bytes; the rest of a too-large body is not read and the connection is closed after the answer.
+ */
+const readBody = (request: Http.IncomingMessage, limit: number): Effect.Effect<string | "too-large", Error> =>
+  Effect.async<string | "too-large", Error>((resume) => {
+    const declared = Number(request.headers["content-length"] ?? "0")
+    if (declared > limit) return resume(Effect.succeed("too-large"))
+    const chunks: Array<Buffer> = []
+    let size = 0
+    const cleanup = () => {
+      request.off("data", onData)
+      request.off("end", onEnd)
+      request.off("error", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        cleanup()
+        request.pause()
+        resume(Effect.succeed("too-large"))
+      } else {
+        chunks.push(chunk)
+      }
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.succeed(new TextDecoder("utf-8").decode(Buffer.concat(chunks, size))))
+    }
+    const onError = (error: Error) => {
+      cleanup()
+      resume(Effect.fail(error))
+    }
+    request.on("data", onData)
+    request.on("end", onEnd)
+    request.on("error", onError)
+  })
+
+const respond = (reply: Wire.Reply, close: boolean) =>
+  HttpServerResponse.text(JSON.stringify(reply), {
+    status: 200,
+    contentType: "application/json;charset=UTF-8",
+    headers: close ? { connection: "close" } : {}
+  })
+
+/**
+ * The HTTP app: any method, any path, always HTTP 200 with a protocol reply.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const app = Effect.gen(function*() {
+  const api = yield* ExecutorApi
+  const settings = yield* ExecutorConfig
+  return Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const incoming = NodeHttpServerRequest.toIncomingMessage(request)
+    const body = request.method === "POST" ? yield* readBody(incoming, settings.maxBodyBytes) : ""
+    const reply = yield* api.handle({ method: request.method, url: incoming.url ?? request.url, headers: incoming.headers, body })
+    return respond(reply, body === "too-large")
+  }).pipe(
+    Effect.catchAllCause(() => Effect.succeed(respond(Wire.failure(Messages.requestError("the request could not be read")), true)))
+  )
+})
+
+/**
+ * Serves the endpoints on the configured host and port.
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layer: Layer.Layer<HttpServer.HttpServer, unknown, ExecutorApi | ExecutorConfig> = Layer.unwrapScoped(
+  Effect.gen(function*() {
+    const settings = yield* ExecutorConfig
+    const serve = Layer.unwrapEffect(Effect.map(app, (httpApp) => HttpServer.serve(httpApp)))
+    return serve.pipe(
+      Layer.provideMerge(NodeHttpServer.layerServer(() => createServer({ keepAliveTimeout: 90_000 }), {
+        port: settings.port,
+        host: settings.host
+      }))
+    )
+  })
+)
