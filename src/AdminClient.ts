@@ -70,7 +70,9 @@ const judge = (status: number, body: string): string | undefined => {
   }
   const reply = decodeReply(json)
   if (reply._tag === "Left") return `answered JSON without a code: ${snippet(body)}`
-  return reply.right.code === 200 ? undefined : `code ${reply.right.code}${reply.right.msg ? `: ${reply.right.msg}` : ""}`
+  return reply.right.code === 200
+    ? undefined
+    : `code ${reply.right.code}${reply.right.msg ? `: ${reply.right.msg}` : ""}`
 }
 
 /**
@@ -99,9 +101,7 @@ export const make = Effect.gen(function*() {
         duration: settings.adminTimeout,
         onTimeout: () => `no answer within ${Duration.format(settings.adminTimeout)}`
       }),
-      Effect.catchAll((error) =>
-        Effect.succeed(typeof error === "string" ? error : `unreachable (${error.message})`)
-      )
+      Effect.catchAll((error) => Effect.succeed(typeof error === "string" ? error : `unreachable (${error.message})`))
     )
 
   /** Tries each admin in order; the first code 200 ends the round. */

@@ -72,7 +72,9 @@ const jsonObject = (body: string): Either.Either<unknown, string> => {
     return Either.left(`the body is not valid JSON (${(error as Error).message})`)
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return Either.left(`a JSON object was expected, got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`)
+    return Either.left(
+      `a JSON object was expected, got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`
+    )
   }
   return Either.right(value)
 }
@@ -116,12 +118,16 @@ export const make = Effect.gen(function*() {
     use: (value: A) => Effect.Effect<Wire.Reply>
   ): Effect.Effect<Wire.Reply> => {
     const decoded = decodeBody(schema, body)
-    return Either.isLeft(decoded) ? Effect.succeed(Wire.failure(Messages.requestError(decoded.left))) : use(decoded.right)
+    return Either.isLeft(decoded)
+      ? Effect.succeed(Wire.failure(Messages.requestError(decoded.left)))
+      : use(decoded.right)
   }
 
   const run = (param: Wire.TriggerParam) =>
-    Effect.map(lanes.trigger(param), (admission) =>
-      admission._tag === "Accepted" ? Wire.success() : Wire.failure(admission.reason))
+    Effect.map(
+      lanes.trigger(param),
+      (admission) => admission._tag === "Accepted" ? Wire.success() : Wire.failure(admission.reason)
+    )
 
   const handle = (request: Request): Effect.Effect<Wire.Reply> => {
     if (request.method.toUpperCase() !== "POST") return Effect.succeed(Wire.failure(Messages.methodNotSupported))
@@ -137,8 +143,12 @@ export const make = Effect.gen(function*() {
       case "/beat":
         return Effect.succeed(Wire.success())
       case "/idleBeat":
-        return withBody(Wire.JobIdParam, body, ({ jobId }) =>
-          Effect.map(lanes.isIdle(jobId), (idle) => idle ? Wire.success() : Wire.failure(Messages.jobBusy)))
+        return withBody(
+          Wire.JobIdParam,
+          body,
+          ({ jobId }) =>
+            Effect.map(lanes.isIdle(jobId), (idle) => idle ? Wire.success() : Wire.failure(Messages.jobBusy))
+        )
       case "/run":
       case "/trigger":
         return withBody(Wire.TriggerParam, body, run)

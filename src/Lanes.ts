@@ -183,7 +183,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
     let closed = false
 
     const report = (trigger: TriggerParam, code: number, msg: string | undefined) =>
-      outbox.offer(new CallbackItem({ logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: code, handleMsg: msg }))
+      outbox.offer(
+        new CallbackItem({ logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: code, handleMsg: msg })
+      )
 
     const clock = yield* Effect.clock
     const now = () => clock.unsafeCurrentTimeMillis()
@@ -191,7 +193,11 @@ export const make = <R>(registry: Job.Registry<R>) =>
     const isBusy = (lane: Lane) => lane.running !== undefined || lane.queue.length > 0
 
     /** Runs one trigger of a lane, start to reported result. */
-    const execute = (lane: Lane, trigger: TriggerParam, restore: <A, E, X>(self: Effect.Effect<A, E, X>) => Effect.Effect<A, E, X>) =>
+    const execute = (
+      lane: Lane,
+      trigger: TriggerParam,
+      restore: <A, E, X>(self: Effect.Effect<A, E, X>) => Effect.Effect<A, E, X>
+    ) =>
       Effect.scoped(Effect.gen(function*() {
         const key = { logId: trigger.logId, logDateTime: trigger.logDateTime }
         const writer = yield* jobLog.writer(key)
@@ -368,7 +374,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
         }
         if (lane !== undefined) {
           if (lane.queuedLogIds.has(param.logId)) return refused(Messages.repeatTrigger(param.logId))
-          if (lane.queue.length >= settings.queueLimit) return refused(Messages.queueFull(param.jobId, settings.queueLimit))
+          if (lane.queue.length >= settings.queueLimit) {
+            return refused(Messages.queueFull(param.jobId, settings.queueLimit))
+          }
         } else {
           lane = yield* newLane(param.jobId, resolved.key, resolved.job, replaced)
         }

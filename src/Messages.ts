@@ -20,8 +20,7 @@ export const tokenOrAppnameInvalid = "invalid request, accessToken or appname in
 /** The prefix Java puts before any exception while it reads a request. @since 1.0.0 */
 export const requestError = (detail: string) => `request error:${detail}`
 /** @since 1.0.0 */
-export const bodyTooLarge = (limit: number) =>
-  requestError(`request body is larger than the limit of ${limit} bytes.`)
+export const bodyTooLarge = (limit: number) => requestError(`request body is larger than the limit of ${limit} bytes.`)
 
 /** @since 1.0.0 */
 export const jobBusy = "job thread is running or has trigger queue."

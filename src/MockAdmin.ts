@@ -10,12 +10,12 @@
  *
  * @since 1.0.0
  */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -161,7 +161,10 @@ const makeRecorder = () => {
       }, { discard: true }),
     liveExecutors: () => {
       const live = new Set<string>()
-      for (const r of registrations) r.kind === "registry" ? live.add(r.address) : live.delete(r.address)
+      for (const r of registrations) {
+        if (r.kind === "registry") live.add(r.address)
+        else live.delete(r.address)
+      }
       return [...live]
     }
   }
@@ -210,7 +213,8 @@ const makeService = (recorder: Recorder, transport: Transport, url: string | und
     Deferred.await(recorder.waiter(logId)).pipe(
       Effect.timeoutFail({
         duration: timeout,
-        onTimeout: () => new MockAdminError({ message: `no result for logId ${logId} within ${Duration.format(timeout)}` })
+        onTimeout: () =>
+          new MockAdminError({ message: `no result for logId ${logId} within ${Duration.format(timeout)}` })
       })
     )
 
@@ -288,7 +292,9 @@ export const layer = <R>(
         api.handle({
           method: "POST",
           url: path,
-          headers: { "xxl-job-access-token": options.accessToken === undefined ? undefined : String(options.accessToken) },
+          headers: {
+            "xxl-job-access-token": options.accessToken === undefined ? undefined : String(options.accessToken)
+          },
           body: body ?? ""
         }), undefined))
   ).pipe(
@@ -389,7 +395,9 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, unknow
       }).pipe(
         Effect.timeout(Duration.seconds(3)),
         Effect.mapError((error) =>
-          error instanceof MockAdminError ? error : new MockAdminError({ message: `executor call ${path} failed: ${error}` })
+          error instanceof MockAdminError
+            ? error
+            : new MockAdminError({ message: `executor call ${path} failed: ${error}` })
         )
       )
     return makeService(recorder, transport, url)

@@ -38,7 +38,10 @@ export const start = (address: string): Effect.Effect<void, never, AdminClient |
       }),
       Effect.catchAllCause((cause) => {
         failing = true
-        return Effect.logWarning(`registry beat failed; next try in ${Duration.format(settings.registryInterval)}`, cause)
+        return Effect.logWarning(
+          `registry beat failed; next try in ${Duration.format(settings.registryInterval)}`,
+          cause
+        )
       })
     )
     yield* Effect.addFinalizer(() =>

@@ -5,11 +5,11 @@
  *
  * @since 1.0.0
  */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Http from "node:http"
@@ -77,10 +77,17 @@ export const app = Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const incoming = NodeHttpServerRequest.toIncomingMessage(request)
     const body = request.method === "POST" ? yield* readBody(incoming, settings.maxBodyBytes) : ""
-    const reply = yield* api.handle({ method: request.method, url: incoming.url ?? request.url, headers: incoming.headers, body })
+    const reply = yield* api.handle({
+      method: request.method,
+      url: incoming.url ?? request.url,
+      headers: incoming.headers,
+      body
+    })
     return respond(reply, body === "too-large")
   }).pipe(
-    Effect.catchAllCause(() => Effect.succeed(respond(Wire.failure(Messages.requestError("the request could not be read")), true)))
+    Effect.catchAllCause(() =>
+      Effect.succeed(respond(Wire.failure(Messages.requestError("the request could not be read")), true))
+    )
   )
 })
 
