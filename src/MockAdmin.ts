@@ -33,6 +33,8 @@ import * as ExecutorConfig from "./ExecutorConfig.js"
 import type * as Job from "./Job.js"
 import * as JobLog from "./JobLog.js"
 import * as JobLogFile from "./JobLogFile.js"
+import type * as Lanes from "./Lanes.js"
+import type * as Outbox from "./Outbox.js"
 import * as Wire from "./Wire.js"
 
 /**
@@ -274,7 +276,8 @@ export interface Options extends ExecutorConfig.Options {
 }
 
 /**
- * An executor for `jobs` and a mock admin driving it in process: no sockets, same endpoints.
+ * An executor for `jobs` and a mock admin driving it in process: no sockets, same endpoints. The executor's
+ * lanes and outbox are provided too, for tests that look inside.
  *
  * @since 1.0.0
  * @category layers
@@ -282,28 +285,34 @@ export interface Options extends ExecutorConfig.Options {
 export const layer = <R>(
   jobs: Job.Registry<R>,
   options: Options = {}
-): Layer.Layer<MockAdmin, ExecutorConfig.ExecutorConfigError, R> => {
-  const recorder = makeRecorder()
-  const logs = options.logs === "file" ? JobLogFile.layer : JobLog.layerMemory
-  return Layer.effect(
-    MockAdmin,
-    Effect.map(ExecutorApi, (api) =>
-      makeService(recorder, (path, body) =>
-        api.handle({
-          method: "POST",
-          url: path,
-          headers: {
-            "xxl-job-access-token": options.accessToken === undefined ? undefined : String(options.accessToken)
-          },
-          body: body ?? ""
-        }), undefined))
-  ).pipe(
-    Layer.provide(Executor.layerCore(jobs)),
-    Layer.provide(Layer.succeed(AdminClient, recordingClient(recorder))),
-    Layer.provide(logs),
-    Layer.provideMerge(ExecutorConfig.layer({ appName: "mock-executor", ...options }))
-  )
-}
+): Layer.Layer<
+  MockAdmin | ExecutorApi | Lanes.Lanes | Outbox.Outbox | ExecutorConfig.ExecutorConfig,
+  ExecutorConfig.ExecutorConfigError,
+  R
+> =>
+  // Built afresh each time the layer is: every test gets an admin of its own.
+  Layer.suspend(() => {
+    const recorder = makeRecorder()
+    const logs = options.logs === "file" ? JobLogFile.layer : JobLog.layerMemory
+    return Layer.effect(
+      MockAdmin,
+      Effect.map(ExecutorApi, (api) =>
+        makeService(recorder, (path, body) =>
+          api.handle({
+            method: "POST",
+            url: path,
+            headers: {
+              "xxl-job-access-token": options.accessToken === undefined ? undefined : String(options.accessToken)
+            },
+            body: body ?? ""
+          }), undefined))
+    ).pipe(
+      Layer.provideMerge(Executor.layerCore(jobs)),
+      Layer.provide(Layer.succeed(AdminClient, recordingClient(recorder))),
+      Layer.provide(logs),
+      Layer.provideMerge(ExecutorConfig.layer({ appName: "mock-executor", ...options }))
+    )
+  })
 
 // ---------------------------------------------------------------------------------------------------------
 // Over HTTP
