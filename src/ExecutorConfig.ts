@@ -285,7 +285,7 @@ export const fromEnv = (options: Options = {}): Effect.Effect<Settings, Executor
         Effect.orElseSucceed(() => Option.none<string>())
       )
       if (Option.isNone(raw) || raw.value.trim() === "") {
-        fromCode.add(key)
+        if (options[key] !== undefined) fromCode.add(key)
         continue
       }
       const value = raw.value.trim()

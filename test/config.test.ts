@@ -1,0 +1,82 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
+import { ExecutorConfig } from "../src/index.js"
+
+const fromEnv = (env: Record<string, string>, options: ExecutorConfig.Options = {}) =>
+  ExecutorConfig.fromEnv(options).pipe(
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))),
+    Effect.either
+  )
+
+describe("ExecutorConfig", () => {
+  it.effect("defaults follow the Java executor", () =>
+    Effect.gen(function*() {
+      const settings = yield* ExecutorConfig.make()
+      assert.strictEqual(settings.port, 9999)
+      assert.strictEqual(settings.logPath, "/data/applogs/xxl-job/jobhandler")
+      assert.strictEqual(settings.logRetentionDays, 30)
+      assert.isTrue(Duration.equals(settings.registryInterval, Duration.seconds(30)))
+      assert.isTrue(Duration.equals(settings.adminTimeout, Duration.seconds(3)))
+      assert.strictEqual(settings.maxBodyBytes, 5 * 1024 * 1024)
+      assert.strictEqual(settings.callbackBatchSize, 50)
+      assert.deepStrictEqual(settings.adminAddresses, [])
+      assert.strictEqual(Redacted.value(settings.accessToken), "")
+    }))
+
+  it.effect("reads the Java property names as environment variables, over the code's options", () =>
+    Effect.gen(function*() {
+      const result = yield* fromEnv({
+        XXL_JOB_ADMIN_ADDRESSES: "http://a:8080/xxl-job-admin, http://b:8080/xxl-job-admin",
+        XXL_JOB_ACCESS_TOKEN: "secret",
+        XXL_JOB_EXECUTOR_APPNAME: "my-app",
+        XXL_JOB_EXECUTOR_PORT: "9998",
+        XXL_JOB_EXECUTOR_LOGRETENTIONDAYS: "7",
+        XXL_JOB_EXECUTOR_REGISTRY_INTERVAL_SECONDS: "10"
+      }, { appName: "from-code", logPath: "/tmp/from-code" })
+      const settings = Either.getOrThrow(result)
+      assert.deepStrictEqual(settings.adminAddresses, ["http://a:8080/xxl-job-admin", "http://b:8080/xxl-job-admin"])
+      assert.strictEqual(settings.appName, "my-app")
+      assert.strictEqual(settings.logPath, "/tmp/from-code")
+      assert.strictEqual(settings.port, 9998)
+      assert.strictEqual(settings.logRetentionDays, 7)
+      assert.isTrue(Duration.equals(settings.registryInterval, Duration.seconds(10)))
+      assert.strictEqual(Redacted.value(settings.accessToken), "secret")
+      // The token never shows when the settings are printed or logged.
+      assert.notInclude(String(settings.accessToken), "secret")
+      assert.notInclude(JSON.stringify(settings), "secret")
+    }))
+
+  it.effect("a bad value fails at start with a message naming its variable", () =>
+    Effect.gen(function*() {
+      const cases: Array<[Record<string, string>, string]> = [
+        [{ XXL_JOB_EXECUTOR_PORT: "abc" }, "XXL_JOB_EXECUTOR_PORT"],
+        [{ XXL_JOB_EXECUTOR_PORT: "70000" }, "XXL_JOB_EXECUTOR_PORT"],
+        [{ XXL_JOB_ADMIN_ADDRESSES: "ftp://x", XXL_JOB_EXECUTOR_APPNAME: "a" }, "XXL_JOB_ADMIN_ADDRESSES"],
+        [{ XXL_JOB_ADMIN_ADDRESSES: "http://x:8080/xxl-job-admin" }, "XXL_JOB_EXECUTOR_APPNAME"],
+        [{ XXL_JOB_EXECUTOR_LOGRETENTIONDAYS: "3.5" }, "XXL_JOB_EXECUTOR_LOGRETENTIONDAYS"],
+        [{ XXL_JOB_PROTOCOL: "4.0" }, "XXL_JOB_PROTOCOL"],
+        [{ XXL_JOB_EXECUTOR_ADDRESS: "not a url" }, "XXL_JOB_EXECUTOR_ADDRESS"]
+      ]
+      for (const [env, name] of cases) {
+        const result = yield* fromEnv(env)
+        assert.isTrue(Either.isLeft(result), name)
+        if (Either.isLeft(result)) {
+          assert.strictEqual(result.left.setting, name)
+          assert.match(result.left.message, new RegExp(`^${name}: `))
+        }
+      }
+      const fromCode = yield* Effect.either(ExecutorConfig.make({ port: -1 }))
+      assert.isTrue(Either.isLeft(fromCode) && fromCode.left.setting === "port")
+    }))
+
+  it("the registered address is the configured one verbatim, else http://{ip}:{port}/", () => {
+    const base = Effect.runSync(ExecutorConfig.make({ ip: "10.0.0.5" }))
+    assert.strictEqual(ExecutorConfig.registeredAddress(base, 9999), "http://10.0.0.5:9999/")
+    assert.strictEqual(
+      ExecutorConfig.registeredAddress({ ...base, ip: "::1" }, 9999),
+      "http://[::1]:9999/"
+    )
+    const fixed = Effect.runSync(ExecutorConfig.make({ address: "http://executor.svc:9999" }))
+    assert.strictEqual(ExecutorConfig.registeredAddress(fixed, 1234), "http://executor.svc:9999")
+  })
+})
