@@ -1,0 +1,177 @@
+/**
+ * The admin client against real loopback servers that misbehave in the ways admins do, and the registry
+ * beat on the TestClock.
+ */
+import { NodeHttpClient } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Duration, Effect, Either, Layer, TestClock } from "effect"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import { AdminClient, ExecutorConfig, Registration, Wire } from "../src/index.js"
+
+interface Seen {
+  readonly url: string
+  readonly headers: Http.IncomingHttpHeaders
+  readonly body: string
+}
+
+/** A loopback server answering each request with `answer`; records what it was sent. */
+const fakeAdmin = (answer: (seen: Seen, res: Http.ServerResponse) => void) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly seen: Array<Seen> }>((resume) => {
+      const seen: Array<Seen> = []
+      const server = Http.createServer((req, res) => {
+        let body = ""
+        req.on("data", (chunk) => body += chunk)
+        req.on("end", () => {
+          const entry = { url: req.url ?? "", headers: req.headers, body }
+          seen.push(entry)
+          answer(entry, res)
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const port = (server.address() as AddressInfo).port
+        resume(Effect.succeed(Object.assign({ url: `http://127.0.0.1:${port}/xxl-job-admin`, seen }, { server })))
+      })
+    }),
+    (admin) =>
+      Effect.async<void>((resume) => {
+        const server = (admin as unknown as { server: Http.Server }).server
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+
+const json = (body: unknown) => (_: Seen, res: Http.ServerResponse) => {
+  res.writeHead(200, { "content-type": "application/json" })
+  res.end(JSON.stringify(body))
+}
+
+/** A client built in the test's scope (its connection pool lives as long as the test). */
+const clientFor = (options: ExecutorConfig.Options) =>
+  Layer.build(AdminClient.layer.pipe(
+    Layer.provide(Layer.mergeAll(ExecutorConfig.layer({ appName: "app", ...options }), NodeHttpClient.layerUndici))
+  )).pipe(Effect.map(Context.get(AdminClient.AdminClient)))
+
+const registry = new Wire.RegistryParam({
+  registryGroup: "EXECUTOR",
+  registryKey: "app",
+  registryValue: "http://127.0.0.1:9999/"
+})
+
+describe("AdminClient", () => {
+  it.scopedLive("posts JSON to {address}/api/{name} with the token header, empty when unset", () =>
+    Effect.gen(function*() {
+      const admin = yield* fakeAdmin(json({ code: 200, msg: null }))
+      const client = yield* clientFor({ adminAddresses: admin.url + "/" })
+      yield* client.registry(registry)
+      const withToken = yield* clientFor({ adminAddresses: admin.url, accessToken: "T", protocol: "3.5" })
+      yield* withToken.callback([
+        new Wire.CallbackItem({ logId: 1, logDateTim: 2, handleCode: 200, handleMsg: undefined })
+      ])
+      assert.strictEqual(admin.seen[0].url, "/xxl-job-admin/api/registry")
+      assert.strictEqual(admin.seen[0].headers["xxl-job-access-token"], "")
+      assert.match(String(admin.seen[0].headers["content-type"]), /^application\/json/)
+      assert.deepStrictEqual(JSON.parse(admin.seen[0].body), {
+        registryGroup: "EXECUTOR",
+        registryKey: "app",
+        registryValue: "http://127.0.0.1:9999/"
+      })
+      assert.strictEqual(admin.seen[1].url, "/xxl-job-admin/api/callback")
+      assert.strictEqual(admin.seen[1].headers["xxl-job-access-token"], "T")
+      assert.strictEqual(admin.seen[1].headers["xxl-job-appname"], "app")
+      assert.deepStrictEqual(JSON.parse(admin.seen[1].body), {
+        callbackList: [{ logId: 1, logDateTime: 2, handleCode: 200 }]
+      })
+    }))
+
+  it.scopedLive("tries the admins in order and stops at the first code 200", () =>
+    Effect.gen(function*() {
+      const failing = yield* fakeAdmin(json({ code: 500, msg: "busy" }))
+      const ok = yield* fakeAdmin(json({ code: 200 }))
+      const never = yield* fakeAdmin(json({ code: 200 }))
+      const client = yield* clientFor({ adminAddresses: [failing.url, ok.url, never.url] })
+      yield* client.registry(registry)
+      assert.deepStrictEqual([failing.seen.length, ok.seen.length, never.seen.length], [1, 1, 0])
+    }))
+
+  it.scopedLive("says what each admin answered when none accepts: code 500, HTML, HTTP 404, silence, refusal", () =>
+    Effect.gen(function*() {
+      const code500 = yield* fakeAdmin(json({ code: 500, msg: "nope" }))
+      const html = yield* fakeAdmin((_, res) => {
+        res.writeHead(200, { "content-type": "text/html" })
+        res.end("<!DOCTYPE html><html><title>Login</title></html>")
+      })
+      const notFound = yield* fakeAdmin((_, res) => {
+        res.writeHead(404)
+        res.end()
+      })
+      const silent = yield* fakeAdmin(() => {})
+      const refused = "http://127.0.0.1:1/xxl-job-admin"
+      const client = yield* clientFor({
+        adminAddresses: [code500.url, html.url, notFound.url, silent.url, refused],
+        adminTimeoutSeconds: 1
+      })
+      const result = yield* Effect.either(client.registry(registry))
+      assert.isTrue(Either.isLeft(result))
+      if (Either.isLeft(result)) {
+        const [a, b, c, d, e] = result.left.attempts
+        assert.include(a, "code 500: nope")
+        assert.include(b, "answered HTML")
+        assert.include(c, "HTTP 404")
+        assert.include(d, "no answer within")
+        assert.include(e, "unreachable")
+        assert.include(result.left.message, "registry failed")
+      }
+    }))
+})
+
+describe("Registration", () => {
+  const recording = () => {
+    const calls: Array<string> = []
+    let failing = false
+    const client = AdminClient.AdminClient.of({
+      registry: (param) =>
+        Effect.suspend(() => {
+          calls.push(`registry ${param.registryValue}`)
+          return failing
+            ? Effect.fail(new AdminClient.AdminError({ operation: "registry", attempts: ["down"] }))
+            : Effect.void
+        }),
+      registryRemove: (param) => Effect.sync(() => void calls.push(`remove ${param.registryValue}`)),
+      callback: () => Effect.void
+    })
+    return { calls, client, setFailing: (value: boolean) => (failing = value) }
+  }
+
+  it.effect("registers at start and every interval, survives failures, and removes itself on close", () =>
+    Effect.gen(function*() {
+      const admin = recording()
+      const layer = Layer.mergeAll(
+        ExecutorConfig.layer({ appName: "app", adminAddresses: "http://127.0.0.1:1/xxl-job-admin" }),
+        Layer.succeed(AdminClient.AdminClient, admin.client)
+      )
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Registration.start("http://127.0.0.1:9999/")
+        yield* TestClock.adjust(Duration.seconds(1))
+        assert.strictEqual(admin.calls.length, 1)
+        admin.setFailing(true)
+        yield* TestClock.adjust(Duration.seconds(60))
+        assert.strictEqual(admin.calls.length, 3)
+        admin.setFailing(false)
+        yield* TestClock.adjust(Duration.seconds(30))
+        assert.strictEqual(admin.calls.length, 4)
+      })).pipe(Effect.provide(layer))
+      assert.deepStrictEqual(admin.calls.at(-1), "remove http://127.0.0.1:9999/")
+      assert.strictEqual(admin.calls.filter((c) => c.startsWith("remove")).length, 1)
+    }))
+
+  it.effect("does not register without an admin address", () =>
+    Effect.gen(function*() {
+      const admin = recording()
+      yield* Effect.scoped(Registration.start("http://127.0.0.1:9999/")).pipe(
+        Effect.provide(Layer.mergeAll(ExecutorConfig.layer({}), Layer.succeed(AdminClient.AdminClient, admin.client)))
+      )
+      assert.deepStrictEqual(admin.calls, [])
+    }))
+})

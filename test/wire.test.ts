@@ -1,0 +1,85 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Either, Schema } from "effect"
+import { Wire } from "../src/index.js"
+
+const decode = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknownEither(schema)
+
+describe("Wire", () => {
+  it("decodes a trigger as leniently as Gson: numeric strings, nulls, missing and unknown fields", () => {
+    const trigger = Either.getOrThrow(
+      decode(Wire.TriggerParam)({
+        jobId: "5",
+        executorHandler: "echo",
+        executorParams: null,
+        executorTimeout: 3.0,
+        logId: "1001",
+        logDateTime: 1795459206267,
+        glueType: "BEAN",
+        somethingNew: { nested: true }
+      })
+    )
+    assert.strictEqual(trigger.jobId, 5)
+    assert.strictEqual(trigger.executorParams, "")
+    assert.strictEqual(trigger.executorBlockStrategy, "SERIAL_EXECUTION")
+    assert.strictEqual(trigger.executorTimeout, 3)
+    assert.strictEqual(trigger.logId, 1001)
+    assert.strictEqual(trigger.broadcastIndex, 0)
+    assert.strictEqual(trigger.broadcastTotal, 1)
+    assert.strictEqual(trigger.glueType, "BEAN")
+    const bare = Either.getOrThrow(decode(Wire.TriggerParam)({}))
+    assert.strictEqual(bare.glueType, undefined)
+    assert.strictEqual(bare.jobId, 0)
+  })
+
+  it("refuses what Gson refuses: fractions and out-of-range ints, objects for numbers", () => {
+    assert.isTrue(Either.isLeft(decode(Wire.TriggerParam)({ jobId: 1.5 })))
+    assert.isTrue(Either.isLeft(decode(Wire.TriggerParam)({ jobId: 2147483648 })))
+    assert.isTrue(Either.isLeft(decode(Wire.TriggerParam)({ logId: 1e30 })))
+    assert.isTrue(Either.isLeft(decode(Wire.TriggerParam)({ jobId: { x: 1 } })))
+    assert.isTrue(Either.isLeft(decode(Wire.JobIdParam)({ jobId: "abc" })))
+  })
+
+  it("reads /log params in both spellings of the date", () => {
+    const released = Either.getOrThrow(decode(Wire.LogParam)({ logDateTim: 10, logId: 1, fromLineNum: 2 }))
+    const next = Either.getOrThrow(decode(Wire.LogParam)({ logDateTime: 20, logId: 1, fromLineNum: 2 }))
+    assert.strictEqual(released.triggerTime, 10)
+    assert.strictEqual(next.triggerTime, 20)
+  })
+
+  it("replies carry the payload under content and data, and drop what is undefined", () => {
+    assert.deepStrictEqual(Wire.success(), { code: 200, msg: "Success" })
+    assert.deepStrictEqual(Wire.failure("x"), { code: 500, msg: "x" })
+    assert.deepStrictEqual(Wire.success({ a: 1 }), { code: 200, msg: "Success", content: { a: 1 }, data: { a: 1 } })
+  })
+
+  it("a callback item carries handleCode/handleMsg and the 2.2 executeResult copy; 3.5 is an object list", () => {
+    const item = new Wire.CallbackItem({ logId: 7, logDateTim: 99, handleCode: 500, handleMsg: "boom" })
+    const classic = Wire.encodeCallbackBody([item], "classic")
+    assert.deepStrictEqual(classic, [{
+      logId: 7,
+      logDateTim: 99,
+      handleCode: 500,
+      handleMsg: "boom",
+      executeResult: { code: 500, msg: "boom" }
+    }])
+    const ok = new Wire.CallbackItem({ logId: 8, logDateTim: 99, handleCode: 200, handleMsg: undefined })
+    assert.deepStrictEqual(JSON.parse(JSON.stringify(Wire.encodeCallbackBody([ok], "classic"))), [{
+      logId: 8,
+      logDateTim: 99,
+      handleCode: 200,
+      executeResult: { code: 200 }
+    }])
+    assert.deepStrictEqual(Wire.encodeCallbackBody([item], "3.5"), {
+      callbackList: [{ logId: 7, logDateTime: 99, handleCode: 500, handleMsg: "boom" }]
+    })
+  })
+
+  it("the mock admin reads every callback form back", () => {
+    const read = (body: unknown) => Either.getOrThrow(decode(Wire.CallbackBody)(body))
+    const item = new Wire.CallbackItem({ logId: 7, logDateTim: 99, handleCode: 500, handleMsg: "boom" })
+    for (const protocol of ["classic", "3.5"] as const) {
+      assert.deepStrictEqual(read(JSON.parse(JSON.stringify(Wire.encodeCallbackBody([item], protocol)))), [item])
+    }
+    assert.deepStrictEqual(read([{ logId: 7, logDateTim: 99, executeResult: { code: 500, msg: "boom" } }]), [item])
+  })
+})
