@@ -9,6 +9,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpServer from "@effect/platform/HttpServer"
+import type { ServeError } from "@effect/platform/HttpServerError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -86,7 +87,7 @@ export const layerWith = <R>(
   registry: Job.Registry<R>
 ): Layer.Layer<
   Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
-  unknown,
+  ServeError,
   R | ExecutorConfig.ExecutorConfig | JobLog | AdminClient.AdminClient
 > =>
   serving.pipe(
@@ -105,7 +106,7 @@ export const layer = <R>(
   registry: Job.Registry<R>
 ): Layer.Layer<
   Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
-  unknown,
+  ServeError,
   R | ExecutorConfig.ExecutorConfig
 > =>
   layerWith(registry).pipe(
@@ -124,5 +125,8 @@ export const layer = <R>(
 export const layerFromEnv = <R>(
   registry: Job.Registry<R>,
   options: ExecutorConfig.Options = {}
-): Layer.Layer<Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox, unknown, R> =>
-  layer(registry).pipe(Layer.provideMerge(ExecutorConfig.layerFromEnv(options)))
+): Layer.Layer<
+  Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
+  ServeError | ExecutorConfig.ExecutorConfigError,
+  R
+> => layer(registry).pipe(Layer.provideMerge(ExecutorConfig.layerFromEnv(options)))

@@ -14,6 +14,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type { ServeError } from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
@@ -344,7 +345,7 @@ const adminReply = (reply: Wire.Reply) => HttpServerResponse.unsafeJson(reply)
  * @since 1.0.0
  * @category constructors
  */
-export const serve = (options: ServeOptions = {}): Effect.Effect<Service, unknown, Scope.Scope> =>
+export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeError, Scope.Scope> =>
   Effect.gen(function*() {
     const recorder = makeRecorder()
     const contextPath = (options.contextPath ?? "/xxl-job-admin").replace(/\/+$/, "")
@@ -418,7 +419,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, unknow
  * @since 1.0.0
  * @category layers
  */
-export const layerServe = (options: ServeOptions = {}): Layer.Layer<MockAdmin, unknown> =>
+export const layerServe = (options: ServeOptions = {}): Layer.Layer<MockAdmin, ServeError> =>
   Layer.scoped(MockAdmin, serve(options))
 
 /**
@@ -431,7 +432,11 @@ export const layerServe = (options: ServeOptions = {}): Layer.Layer<MockAdmin, u
 export const layerHttp = <R>(
   jobs: Job.Registry<R>,
   options: ExecutorConfig.Options & { readonly admin?: ServeOptions | undefined } = {}
-): Layer.Layer<MockAdmin | Executor.Executor, unknown, R> =>
+): Layer.Layer<
+  MockAdmin | Executor.Executor,
+  ServeError | ExecutorConfig.ExecutorConfigError | MockAdminError,
+  R
+> =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const admin = yield* serve({ accessToken: options.accessToken as string | undefined, ...options.admin })
     const executor = Executor.layer(jobs).pipe(
@@ -447,7 +452,10 @@ export const layerHttp = <R>(
     )
     const ready = admin.executors.pipe(
       Effect.repeat({ schedule: Schedule.spaced(Duration.millis(5)), until: (list) => list.length > 0 }),
-      Effect.timeout(Duration.seconds(5))
+      Effect.timeoutFail({
+        duration: Duration.seconds(5),
+        onTimeout: () => new MockAdminError({ message: "the executor did not register within 5s" })
+      })
     )
     return Layer.merge(Layer.succeed(MockAdmin, admin), executor).pipe(Layer.tap(() => ready))
   }))

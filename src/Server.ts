@@ -8,6 +8,7 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
+import type { ServeError } from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
@@ -97,7 +98,7 @@ export const app = Effect.gen(function*() {
  * @since 1.0.0
  * @category layers
  */
-export const layer: Layer.Layer<HttpServer.HttpServer, unknown, ExecutorApi | ExecutorConfig> = Layer.unwrapScoped(
+export const layer: Layer.Layer<HttpServer.HttpServer, ServeError, ExecutorApi | ExecutorConfig> = Layer.unwrapScoped(
   Effect.gen(function*() {
     const settings = yield* ExecutorConfig
     const serve = Layer.unwrapEffect(Effect.map(app, (httpApp) => HttpServer.serve(httpApp)))
