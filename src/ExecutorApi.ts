@@ -12,7 +12,6 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
@@ -83,7 +82,7 @@ const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: string): Either.Eit
   Either.flatMap(jsonObject(body), (json) =>
     Either.mapLeft(
       Schema.decodeUnknownEither(schema)(json),
-      (error) => ParseResult.TreeFormatter.formatErrorSync(error)
+      Wire.describeParseError
     ))
 
 /**

@@ -8,8 +8,8 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { describeParseError } from "./Wire.js"
 
 /**
  * What a running job knows about its trigger.
@@ -135,9 +135,7 @@ export const make: {
       ? run as Effect.Effect<Outcome, unknown, any>
       : Effect.flatMap(JobContext, (context) =>
         Schema.decode(schema)(context.params).pipe(
-          Effect.mapError((error) =>
-            new JobParamsError({ handler: name, detail: ParseResult.TreeFormatter.formatErrorSync(error) })
-          ),
+          Effect.mapError((error) => new JobParamsError({ handler: name, detail: describeParseError(error) })),
           Effect.flatMap(run as (params: unknown) => Effect.Effect<Outcome, unknown, any>)
         ))
   }

@@ -7,6 +7,7 @@
  *
  * @since 1.0.0
  */
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
 // ---------------------------------------------------------------------------------------------------------
@@ -310,3 +311,19 @@ export const CallbackBody = Schema.Union(
     encode: (list) => ({ callbackList: list })
   })
 )
+
+/**
+ * A decoding failure in one line, `field: problem; other.field: problem`, one problem per field (a lenient
+ * field tries several forms; the first one's complaint is the useful one).
+ *
+ * @since 1.0.0
+ * @category decoding
+ */
+export const describeParseError = (error: ParseResult.ParseError): string => {
+  const problems = new Map<string, string>()
+  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+    const path = issue.path.map(String).join(".")
+    if (!problems.has(path)) problems.set(path, issue.message)
+  }
+  return [...problems].map(([path, message]) => path === "" ? message : `${path}: ${message}`).join("; ")
+}
