@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   ...effectEslint.configs.dprint,
   {
-    files: ["**/*.ts"],
+    files: ["**/*.ts", "**/*.mjs"],
     rules: {
       "@effect/dprint": [
         "error",
@@ -34,7 +34,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ["examples/**/*.ts", "bench/**/*.ts"],
+    files: ["examples/**/*.ts", "bench/**/*.ts", ".ci/**/*.mjs"],
     rules: { "no-console": "off" }
   }
 )

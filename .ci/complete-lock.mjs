@@ -36,7 +36,9 @@ for (const [key, entry] of Object.entries(packages)) {
     added++
   }
 }
-const sorted = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a < b ? -1 : 1)))
+const sorted = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a < b ? -1 : 1))
+)
 lock.packages = sorted
 writeFileSync(path, JSON.stringify(lock, null, 2) + "\n")
 console.log(`complete-lock: added ${added} platform entries`)
