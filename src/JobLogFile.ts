@@ -25,11 +25,14 @@ const isMissing = (error: unknown) =>
  * Appends entries to one file in order. Appends are buffered and written together on the next turn of the
  * event loop; a failed write keeps its entries and is tried again with the next.
  */
-const makeFileWriter = (path: string, onError: (error: unknown) => void) => {
+const makeFileWriter = (
+  path: string,
+  ensureFolder: (path: string) => Promise<void>,
+  onError: (error: unknown) => void
+) => {
   let buffer: Array<string> = []
   let chain: Promise<void> = Promise.resolve()
   let scheduled = false
-  let dirReady: Promise<unknown> | undefined
 
   const writeOut = async () => {
     scheduled = false
@@ -37,11 +40,9 @@ const makeFileWriter = (path: string, onError: (error: unknown) => void) => {
     const entries = buffer
     buffer = []
     try {
-      dirReady ??= Fs.mkdir(Path.dirname(path), { recursive: true })
-      await dirReady
+      await ensureFolder(path)
       await Fs.appendFile(path, entries.join("\n") + "\n", "utf8")
     } catch (error) {
-      dirReady = undefined
       buffer = entries.concat(buffer)
       onError(error)
     }
@@ -75,6 +76,14 @@ const makeFileWriter = (path: string, onError: (error: unknown) => void) => {
 export const make = (logPath: string): Effect.Effect<Store> =>
   Effect.gen(function*() {
     const root = Path.resolve(logPath)
+    // Day folders already made: appends to them skip the mkdir.
+    const folders = new Set<string>()
+    const ensureFolder = async (path: string) => {
+      const folder = Path.dirname(path)
+      if (folders.has(folder)) return
+      await Fs.mkdir(folder, { recursive: true })
+      folders.add(folder)
+    }
     const runtime = yield* Effect.runtime<never>()
     const reportError = (error: unknown) => {
       Runtime.runFork(runtime)(Effect.logWarning("run log write failed; retrying with the next write", error))
@@ -82,13 +91,13 @@ export const make = (logPath: string): Effect.Effect<Store> =>
     return {
       writer: (key) =>
         Effect.acquireRelease(
-          Effect.sync(() => makeFileWriter(pathOf(root, key), reportError)),
+          Effect.sync(() => makeFileWriter(pathOf(root, key), ensureFolder, reportError)),
           (writer) => writer.flush
         ),
       append: (key, entry) =>
         Effect.promise(async () => {
           const path = pathOf(root, key)
-          await Fs.mkdir(Path.dirname(path), { recursive: true })
+          await ensureFolder(path)
           await Fs.appendFile(path, entry + "\n", "utf8")
         }).pipe(Effect.catchAllDefect((error) => Effect.logWarning("run log append failed", error))),
       read: (key, fromLineNum) =>

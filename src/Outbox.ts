@@ -11,6 +11,7 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
@@ -57,13 +58,14 @@ export const make = Effect.gen(function*() {
   const jobLog = yield* JobLog
   const queue = yield* Queue.unbounded<CallbackItem>()
   const empty = yield* Effect.makeLatch(true)
+  const runFork = yield* FiberSet.makeRuntime<never, void, never>()
   let backlog = 0
 
   const markLogs = (batch: ReadonlyArray<CallbackItem>, entry: string) =>
     Effect.forEach(
       batch,
       (item) => jobLog.append({ logId: item.logId, logDateTime: item.logDateTim }, entry),
-      { discard: true, concurrency: 8 }
+      { discard: true, concurrency: 16 }
     )
 
   /** Sends one batch until an admin accepts it, saying once in each run's log that delivery is failing. */
@@ -84,7 +86,8 @@ export const make = Effect.gen(function*() {
       )
       backlog -= batch.length
       if (backlog === 0) empty.unsafeOpen()
-      yield* markLogs(batch, Messages.logCallbackFinish)
+      // The marker is for people reading the log; the next batch does not wait for it.
+      runFork(markLogs(batch, Messages.logCallbackFinish))
     })
 
   yield* Queue.takeBetween(queue, 1, settings.callbackBatchSize).pipe(
