@@ -143,8 +143,6 @@ const resultOf = (
   return { code: Code.fail, msg: Messages.cutResult(trace), log: [Messages.logException(trace)] }
 }
 
-const levelName = (label: string) => label === "WARN" ? "WARN" : label
-
 /** A logger that writes into one run's log: plain `Effect.log*` calls inside a job land there. */
 const runLogger = (writer: Writer, handler: string) =>
   Logger.make(({ annotations, cause, date, fiberId, logLevel, message }) => {
@@ -157,7 +155,7 @@ const runLogger = (writer: Writer, handler: string) =>
     writer.append(formatEntry({
       date,
       source: handler,
-      level: levelName(logLevel.label),
+      level: logLevel.label,
       thread: FiberId.threadName(fiberId),
       message: text
     }))
@@ -192,8 +190,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
 
     const isBusy = (lane: Lane) => lane.running !== undefined || lane.queue.length > 0
 
-    /** Runs one trigger of a lane, start to reported result. */
-    const execute = (
+    /** Runs one trigger of a lane and writes its log; gives the result to report. */
+    const runLogged = (
       lane: Lane,
       trigger: TriggerParam,
       restore: <A, E, X>(self: Effect.Effect<A, E, X>) => Effect.Effect<A, E, X>
@@ -242,10 +240,25 @@ export const make = <R>(registry: Job.Registry<R>) =>
           }))
         }
         yield* writer.flush
-        yield* report(trigger, result.code, result.msg)
-        lane.running = undefined
-        lane.idleSince = now()
+        return result
       }))
+
+    /** Runs one trigger of a lane, start to reported result: a result is reported whatever goes wrong. */
+    const execute = (
+      lane: Lane,
+      trigger: TriggerParam,
+      restore: <A, E, X>(self: Effect.Effect<A, E, X>) => Effect.Effect<A, E, X>
+    ) =>
+      runLogged(lane, trigger, restore).pipe(
+        Effect.catchAllCause((cause) =>
+          Effect.succeed({ code: Code.fail, msg: Messages.cutResult(Cause.pretty(cause)) })
+        ),
+        Effect.flatMap((result) => report(trigger, result.code, result.msg)),
+        Effect.ensuring(Effect.sync(() => {
+          lane.running = undefined
+          lane.idleSince = now()
+        }))
+      )
 
     /** Takes the lane's next trigger, or retires its fiber when there is none (one synchronous step). */
     const takeNext = (lane: Lane): TriggerParam | undefined => {
