@@ -23,10 +23,13 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { createServer } from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { AdminClient } from "./AdminClient.js"
 import * as Executor from "./Executor.js"
 import { ExecutorApi } from "./ExecutorApi.js"
@@ -162,6 +165,7 @@ const makeRecorder = () => {
         callbacks.push(item)
         return Deferred.succeed(waiter(item.logId), item)
       }, { discard: true }),
+    appNameOf: (address: string) => registrations.findLast((r) => r.address === address)?.appName ?? "",
     liveExecutors: () => {
       const live = new Set<string>()
       for (const r of registrations) {
@@ -178,7 +182,15 @@ type Recorder = ReturnType<typeof makeRecorder>
 const decodeReply = Schema.decodeUnknown(Schema.parseJson(Wire.AdminReply))
 const decodeLog = Schema.decodeUnknown(Wire.LogResult)
 
-const makeService = (recorder: Recorder, transport: Transport, url: string | undefined): Service => {
+const makeService = (
+  recorder: Recorder,
+  transport: Transport,
+  url: string | undefined,
+  protocol: Wire.Protocol
+): Service => {
+  // The 3.5 admin triggers at /trigger and sends logDateTime in /log; released admins use /run, logDateTim.
+  const triggerPath = protocol === "3.5" ? "/trigger" : "/run"
+  const logDateField = protocol === "3.5" ? "logDateTime" : "logDateTim"
   let nextLogId = 1
   let nextJobId = 1
   const jobIds = new Map<string, number>()
@@ -209,7 +221,10 @@ const makeService = (recorder: Recorder, transport: Transport, url: string | und
         broadcastIndex: options.shardIndex ?? 0,
         broadcastTotal: options.shardTotal ?? 1
       }
-      return Effect.map(transport("/run", JSON.stringify(body)), (reply) => ({ jobId, logId, logDateTime, reply }))
+      return Effect.map(
+        transport(triggerPath, JSON.stringify(body)),
+        (reply) => ({ jobId, logId, logDateTime, reply })
+      )
     })
 
   const result = (logId: number, timeout: Duration.DurationInput = Duration.seconds(30)) =>
@@ -224,7 +239,7 @@ const makeService = (recorder: Recorder, transport: Transport, url: string | und
   const log = (logId: number, fromLineNum = 1) =>
     transport(
       "/log",
-      JSON.stringify({ logDateTim: triggerTimes.get(logId) ?? Date.now(), logId, fromLineNum })
+      JSON.stringify({ [logDateField]: triggerTimes.get(logId) ?? Date.now(), logId, fromLineNum })
     ).pipe(
       Effect.flatMap((reply) => decodeLog(reply.data ?? reply.content)),
       Effect.mapError((error) =>
@@ -297,16 +312,18 @@ export const layer = <R>(
     const logs = options.logs === "file" ? JobLogFile.layer : JobLog.layerMemory
     return Layer.effect(
       MockAdmin,
-      Effect.map(ExecutorApi, (api) =>
-        makeService(recorder, (path, body) =>
-          api.handle({
-            method: "POST",
-            url: path,
-            headers: {
-              "xxl-job-access-token": options.accessToken === undefined ? undefined : String(options.accessToken)
-            },
-            body: body ?? ""
-          }), undefined))
+      Effect.gen(function*() {
+        const api = yield* ExecutorApi
+        const settings = yield* ExecutorConfig.ExecutorConfig
+        // The admin sends what the executor expects, as a correctly configured admin does.
+        const headers = {
+          "xxl-job-access-token": Redacted.value(settings.accessToken),
+          "xxl-job-appname": settings.appName
+        }
+        const transport: Transport = (path, body) =>
+          api.handle({ method: "POST", url: path, headers, body: body ?? "" })
+        return makeService(recorder, transport, undefined, settings.protocol)
+      })
     ).pipe(
       Layer.provideMerge(Executor.layerCore(jobs)),
       Layer.provide(Layer.succeed(AdminClient, recordingClient(recorder))),
@@ -334,6 +351,8 @@ export interface ServeOptions {
   readonly contextPath?: string | undefined
   /** The token the admin expects and sends; default none. */
   readonly accessToken?: string | undefined
+  /** The wire the admin speaks: `"classic"` (2.2 to 3.4, default) or `"3.5"`. */
+  readonly protocol?: Wire.Protocol | undefined
 }
 
 const adminReply = (reply: Wire.Reply) => HttpServerResponse.unsafeJson(reply)
@@ -398,6 +417,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeE
         if (target === undefined) return yield* new MockAdminError({ message: "no executor has registered" })
         const request = HttpClientRequest.post(target.replace(/\/+$/, "") + path).pipe(
           HttpClientRequest.setHeader("XXL-JOB-ACCESS-TOKEN", token),
+          HttpClientRequest.setHeader("XXL-JOB-APPNAME", recorder.appNameOf(target)),
           body === undefined ? (r) => r : HttpClientRequest.bodyText(body, "application/json;charset=UTF-8")
         )
         const text = yield* http.execute(request).pipe(Effect.flatMap((response) => response.text), Effect.scoped)
@@ -410,7 +430,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeE
             : new MockAdminError({ message: `executor call ${path} failed: ${error}` })
         )
       )
-    return makeService(recorder, transport, url)
+    return makeService(recorder, transport, url, options.protocol ?? "classic")
   })
 
 /**
@@ -438,14 +458,18 @@ export const layerHttp = <R>(
   R
 > =>
   Layer.unwrapScoped(Effect.gen(function*() {
-    const admin = yield* serve({ accessToken: options.accessToken as string | undefined, ...options.admin })
+    const admin = yield* serve({
+      accessToken: options.accessToken as string | undefined,
+      protocol: options.protocol,
+      ...options.admin
+    })
     const executor = Executor.layer(jobs).pipe(
       Layer.provide(ExecutorConfig.layer({
         appName: "mock-executor",
         ip: "127.0.0.1",
         host: "127.0.0.1",
         port: 0,
-        logPath: "logs/mock-admin",
+        logPath: Path.join(Os.tmpdir(), "effect-xxl-job-mock-admin"),
         ...options,
         adminAddresses: admin.url
       }))
