@@ -275,6 +275,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
 
     const work = (lane: Lane): Effect.Effect<void> =>
       Effect.gen(function*() {
+        // Start on a later turn: the trigger's answer goes out before any of the job runs.
+        yield* Effect.yieldNow()
         if (lane.previous !== undefined) yield* Deferred.await(lane.previous)
         while (true) {
           // Between runs the fiber may be interrupted; once a trigger is taken, its result is always reported.

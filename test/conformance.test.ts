@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Layer, Scope } from "effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -41,7 +42,18 @@ const Lines = Job.make({
     yield* Effect.log("line b")
   })
 })
-const jobs = Job.registry(Echo, Other, Boom, Throws, Long, Sleep, Lines)
+/** Blocks the event loop for 500 ms from its very first step: /run must have answered before. */
+const Blocking = Job.make({
+  name: "blocking",
+  run: Effect.sync(() => {
+    const end = Date.now() + 500
+    while (Date.now() < end) {
+      // busy
+    }
+    return "blocked"
+  })
+})
+const jobs = Job.registry(Echo, Other, Boom, Throws, Long, Sleep, Lines, Blocking)
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-conf-"))
 
@@ -177,6 +189,32 @@ describe("conformance: /run, /idleBeat, /kill, /log (cases 7-25, 35)", () => {
       assert.deepStrictEqual({ ...result }, { logId: 101, logDateTim: D, handleCode: 200, handleMsg: "slept" })
       const file = Path.join(logPath, JobLog.dayOf(D), "101.log")
       assert.include(Fs.readFileSync(file, "utf8"), "xxl-job job execute start")
+      // Even a job that blocks from its first step runs only after /run has answered: timed by a client in
+      // another process, since this one's event loop is the one the job blocks.
+      const { address } = yield* Executor.Executor
+      const body = JSON.stringify({
+        jobId: 90,
+        executorHandler: "blocking",
+        logId: 901,
+        logDateTime: D,
+        glueType: "BEAN"
+      })
+      const script = `const t=Date.now();fetch(${JSON.stringify(address + "run")},{method:"POST",body:${
+        JSON.stringify(body)
+      }}).then(r=>r.text()).then(x=>console.log(Date.now()-t, x))`
+      const output = yield* Effect.promise(() =>
+        new Promise<string>((resolve, reject) =>
+          ChildProcess.execFile(
+            process.execPath,
+            ["-e", script],
+            (error, stdout) => error ? reject(error) : resolve(stdout)
+          )
+        )
+      )
+      const [elapsed, reply] = output.trim().split(" ")
+      assert.strictEqual(reply, "{\"code\":200,\"msg\":\"Success\"}")
+      assert.isBelow(Number(elapsed), 400)
+      assert.strictEqual((yield* admin.result(901)).handleMsg, "blocked")
     }).pipe(Effect.provide(Env(logPath)))
   })
 
