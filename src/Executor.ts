@@ -21,6 +21,7 @@ import type { JobLog } from "./JobLog.js"
 import * as JobLogFile from "./JobLogFile.js"
 import * as Lanes from "./Lanes.js"
 import * as Outbox from "./Outbox.js"
+import * as OutboxStore from "./OutboxStore.js"
 import * as Registration from "./Registration.js"
 import * as Server from "./Server.js"
 
@@ -55,7 +56,7 @@ export const layerCore = <R>(
 ): Layer.Layer<
   ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
   never,
-  R | ExecutorConfig.ExecutorConfig | JobLog | AdminClient.AdminClient
+  R | ExecutorConfig.ExecutorConfig | JobLog | AdminClient.AdminClient | OutboxStore.OutboxStore
 > =>
   ExecutorApi.layer.pipe(
     Layer.provideMerge(Lanes.layer(registry)),
@@ -78,7 +79,8 @@ const serving = Layer.scoped(
 )
 
 /**
- * The executor with the log store and admin client of your choice (provide `JobLog` and `AdminClient`).
+ * The executor with the log store, outbox store and admin client of your choice (provide `JobLog`,
+ * `OutboxStore` and `AdminClient`).
  *
  * @since 1.0.0
  * @category layers
@@ -88,7 +90,7 @@ export const layerWith = <R>(
 ): Layer.Layer<
   Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
   ServeError,
-  R | ExecutorConfig.ExecutorConfig | JobLog | AdminClient.AdminClient
+  R | ExecutorConfig.ExecutorConfig | JobLog | AdminClient.AdminClient | OutboxStore.OutboxStore
 > =>
   serving.pipe(
     Layer.provide(Server.layer),
@@ -96,7 +98,8 @@ export const layerWith = <R>(
   )
 
 /**
- * The executor with its defaults: run logs in files under `logPath`, the admin over HTTP. Needs the
+ * The executor with its defaults: run logs in files under `logPath`, results journaled under
+ * `{logPath}/callback-outbox/` until the admin takes them, the admin over HTTP. Needs the
  * settings (`ExecutorConfig.layer(...)` or `ExecutorConfig.layerFromEnv(...)`) and the jobs' requirements.
  *
  * @since 1.0.0
@@ -112,6 +115,7 @@ export const layer = <R>(
   layerWith(registry).pipe(
     Layer.provide(Layer.mergeAll(
       JobLogFile.layer,
+      OutboxStore.layerFile,
       AdminClient.layer.pipe(Layer.provide(NodeHttpClient.layerUndici))
     ))
   )

@@ -53,6 +53,10 @@ export interface Settings {
   readonly laneIdleTimeout: Duration.Duration
   /** The most results sent to the admin in one callback request. */
   readonly callbackBatchSize: number
+  /** Results the admin has not taken after this long are dropped (and the drop is logged loudly). */
+  readonly callbackMaxAge: Duration.Duration
+  /** The most results the outbox holds; past it the oldest are dropped (and the drop is logged loudly). */
+  readonly callbackMaxItems: number
   /** Request bodies larger than this are refused (Java's limit is 5 MiB). */
   readonly maxBodyBytes: number
   /** `"classic"` for admin 2.2 to 3.4, `"3.5"` for the unreleased 3.5 wire. */
@@ -87,6 +91,8 @@ export interface Options {
   readonly queueLimit?: number | undefined
   readonly laneIdleSeconds?: number | undefined
   readonly callbackBatchSize?: number | undefined
+  readonly callbackMaxAgeHours?: number | undefined
+  readonly callbackMaxItems?: number | undefined
   readonly maxBodyBytes?: number | undefined
   readonly protocol?: Protocol | undefined
 }
@@ -112,6 +118,8 @@ export const environmentNames = {
   queueLimit: "XXL_JOB_EXECUTOR_QUEUE_LIMIT",
   laneIdleSeconds: "XXL_JOB_EXECUTOR_LANE_IDLE_SECONDS",
   callbackBatchSize: "XXL_JOB_CALLBACK_BATCH_SIZE",
+  callbackMaxAgeHours: "XXL_JOB_CALLBACK_MAX_AGE_HOURS",
+  callbackMaxItems: "XXL_JOB_CALLBACK_MAX_ITEMS",
   maxBodyBytes: "XXL_JOB_EXECUTOR_MAX_BODY_BYTES",
   protocol: "XXL_JOB_PROTOCOL"
 } as const satisfies Record<keyof Options, string>
@@ -132,6 +140,8 @@ export const defaults = {
   queueLimit: 1000,
   laneIdleSeconds: 90,
   callbackBatchSize: 50,
+  callbackMaxAgeHours: 7 * 24,
+  callbackMaxItems: 100_000,
   maxBodyBytes: 5 * 1024 * 1024,
   protocol: "classic" as Protocol
 } as const
@@ -244,6 +254,22 @@ const resolve = (options: Options, label: (key: Key) => string) =>
         10_000,
         defaults.callbackBatchSize
       ),
+      callbackMaxAge: Duration.hours(
+        yield* checkInt(
+          label("callbackMaxAgeHours"),
+          options.callbackMaxAgeHours,
+          1,
+          24 * 365,
+          defaults.callbackMaxAgeHours
+        )
+      ),
+      callbackMaxItems: yield* checkInt(
+        label("callbackMaxItems"),
+        options.callbackMaxItems,
+        1,
+        100_000_000,
+        defaults.callbackMaxItems
+      ),
       maxBodyBytes: yield* checkInt(label("maxBodyBytes"), options.maxBodyBytes, 1024, 1 << 30, defaults.maxBodyBytes),
       protocol
     } satisfies Settings
@@ -266,6 +292,8 @@ const numericKeys = [
   "queueLimit",
   "laneIdleSeconds",
   "callbackBatchSize",
+  "callbackMaxAgeHours",
+  "callbackMaxItems",
   "maxBodyBytes"
 ] as const satisfies ReadonlyArray<Key>
 

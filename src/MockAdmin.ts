@@ -39,6 +39,7 @@ import * as JobLog from "./JobLog.js"
 import * as JobLogFile from "./JobLogFile.js"
 import type * as Lanes from "./Lanes.js"
 import type * as Outbox from "./Outbox.js"
+import * as OutboxStore from "./OutboxStore.js"
 import * as Wire from "./Wire.js"
 
 /**
@@ -328,6 +329,7 @@ export const layer = <R>(
       Layer.provideMerge(Executor.layerCore(jobs)),
       Layer.provide(Layer.succeed(AdminClient, recordingClient(recorder))),
       Layer.provide(logs),
+      Layer.provide(OutboxStore.layerMemory),
       Layer.provideMerge(ExecutorConfig.layer({ appName: "mock-executor", ...options }))
     )
   })

@@ -1,24 +1,24 @@
 /**
- * Results on their way to the admin. A finished run's result is handed to the outbox, which sends results
- * in batches (at most `callbackBatchSize` per request) and retries, backing off to 30 s, until an admin
- * answers code 200: a result is never dropped because the admin is away. Running jobs never wait for it.
- *
- * Durable storage across restarts is the outbox's next step; its shape (offer, then remove once accepted)
- * is already the one a durable store needs.
+ * Results on their way to the admin. A finished run's result is stored (durably with the file store)
+ * before it is sent, sent in batches of at most `callbackBatchSize`, retried with backoff up to 30 s for as
+ * long as the admin is away, and forgotten only once an admin answered code 200: delivery is at least once.
+ * Results left by an earlier process are sent first. The outbox is bounded by age and count; whatever the
+ * bounds drop is logged as an error, never silently. Running jobs never wait for the admin.
  *
  * @since 1.0.0
  */
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
-import * as Schedule from "effect/Schedule"
 import { AdminClient } from "./AdminClient.js"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { JobLog } from "./JobLog.js"
 import * as Messages from "./Messages.js"
+import { type Entry, OutboxStore } from "./OutboxStore.js"
 import type { CallbackItem } from "./Wire.js"
 
 /**
@@ -26,11 +26,11 @@ import type { CallbackItem } from "./Wire.js"
  * @category models
  */
 export interface Service {
-  /** Takes a result for delivery; never fails and never waits for the admin. */
+  /** Takes a result for delivery; returns once it is stored. Never fails, never waits for the admin. */
   readonly offer: (item: CallbackItem) => Effect.Effect<void>
   /** Results not yet accepted by an admin. */
   readonly backlog: Effect.Effect<number>
-  /** Waits until every result offered so far has been accepted. */
+  /** Waits until every result offered so far has been accepted (or dropped by the bounds). */
   readonly drained: Effect.Effect<void>
 }
 
@@ -43,10 +43,9 @@ export class Outbox extends Context.Tag("effect-xxl-job/Outbox")<Outbox, Service
 /** How long closing the outbox waits for the admin to take what is left (Java waits up to 10 s). */
 const closeGrace = Duration.seconds(10)
 
-/** Retry delays while the admin is away: 1 s, doubling, at most 30 s (Java retries every 30 s). */
-const retrySchedule = Schedule.exponential(Duration.seconds(1)).pipe(
-  Schedule.union(Schedule.spaced(Duration.seconds(30)))
-)
+/** The wait before retry `attempt` (1-based) while the admin is away: 1 s, doubling, at most 30 s. */
+export const retryDelay = (attempt: number): Duration.Duration =>
+  Duration.seconds(Math.min(30, 2 ** Math.min(attempt - 1, 5)))
 
 /**
  * @since 1.0.0
@@ -56,54 +55,109 @@ export const make = Effect.gen(function*() {
   const settings = yield* ExecutorConfig
   const admin = yield* AdminClient
   const jobLog = yield* JobLog
-  const queue = yield* Queue.unbounded<CallbackItem>()
-  const empty = yield* Effect.makeLatch(true)
+  const store = yield* OutboxStore
+  const clock = yield* Effect.clock
   const runFork = yield* FiberSet.makeRuntime<never, void, never>()
-  let backlog = 0
 
-  const markLogs = (batch: ReadonlyArray<CallbackItem>, entry: string) =>
+  /** Every result not yet taken by an admin, oldest first (Map keeps insertion order). */
+  const pending = new Map<number, Entry>()
+  /** Ids in the order they are to be sent. */
+  const queue = yield* Queue.unbounded<number>()
+  const empty = yield* Effect.makeLatch(true)
+  let nextId = 1
+
+  const forget = (ids: ReadonlyArray<number>) =>
+    Effect.suspend(() => {
+      for (const id of ids) pending.delete(id)
+      if (pending.size === 0) empty.unsafeOpen()
+      return store.remove(ids)
+    })
+
+  /** Drops what is past the bounds (oldest first), saying so loudly: a dropped result never reaches the admin. */
+  const enforceBounds = Effect.suspend(() => {
+    const tooOld = clock.unsafeCurrentTimeMillis() - Duration.toMillis(settings.callbackMaxAge)
+    const dropped: Array<Entry> = []
+    for (const entry of pending.values()) {
+      if (entry.at >= tooOld && pending.size - dropped.length <= settings.callbackMaxItems) break
+      dropped.push(entry)
+    }
+    if (dropped.length === 0) return Effect.void
+    return Effect.zipRight(
+      Effect.logError(
+        `callback outbox: DROPPED ${dropped.length} result(s) the admin never accepted (older than ${
+          Duration.format(settings.callbackMaxAge)
+        } or past ${settings.callbackMaxItems} held); logIds ${dropped.map((e) => e.item.logId).join(",")}`
+      ),
+      forget(dropped.map((entry) => entry.id))
+    )
+  })
+
+  const markLogs = (batch: ReadonlyArray<Entry>, line: string) =>
     Effect.forEach(
       batch,
-      (item) => jobLog.append({ logId: item.logId, logDateTime: item.logDateTim }, entry),
+      (entry) => jobLog.append({ logId: entry.item.logId, logDateTime: entry.item.logDateTim }, line),
       { discard: true, concurrency: 16 }
     )
 
-  /** Sends one batch until an admin accepts it, saying once in each run's log that delivery is failing. */
-  const deliver = (batch: ReadonlyArray<CallbackItem>) =>
+  /** Sends one batch until an admin accepts it or the bounds drop it. */
+  const deliver = (batch: ReadonlyArray<Entry>) =>
     Effect.gen(function*() {
-      let attempt = 0
-      yield* admin.callback(batch).pipe(
-        Effect.tapError((error) =>
-          Effect.gen(function*() {
-            attempt++
-            if (attempt === 1) yield* markLogs(batch, Messages.logCallbackFail(error.message))
-            yield* Effect.logWarning(
-              `callback of ${batch.length} result(s) failed (attempt ${attempt}); retrying: ${error.message}`
-            )
-          })
-        ),
-        Effect.retry(retrySchedule)
-      )
-      backlog -= batch.length
-      if (backlog === 0) empty.unsafeOpen()
-      // The marker is for people reading the log; the next batch does not wait for it.
-      runFork(markLogs(batch, Messages.logCallbackFinish))
+      for (let attempt = 1;; attempt++) {
+        const live = batch.filter((entry) => pending.has(entry.id))
+        if (live.length === 0) return
+        const sent = yield* Effect.either(admin.callback(live.map((entry) => entry.item)))
+        if (Either.isRight(sent)) {
+          yield* forget(live.map((entry) => entry.id))
+          // The marker is for people reading the log; the next batch does not wait for it.
+          runFork(markLogs(live, Messages.logCallbackFinish))
+          return
+        }
+        const delay = retryDelay(attempt)
+        if (attempt === 1) runFork(markLogs(live, Messages.logCallbackFail(sent.left.message)))
+        yield* Effect.logWarning(
+          `callback of ${live.length} result(s) failed (attempt ${attempt}), next try in ${
+            Duration.format(delay)
+          }: ${sent.left.message}`
+        )
+        yield* Effect.sleep(delay)
+        yield* enforceBounds
+      }
     })
 
+  const enqueue = (entries: ReadonlyArray<Entry>) =>
+    Effect.suspend(() => {
+      for (const entry of entries) pending.set(entry.id, entry)
+      if (pending.size > 0) empty.unsafeClose()
+      return Queue.offerAll(queue, entries.map((entry) => entry.id))
+    })
+
+  // What an earlier process left goes first.
+  if (store.recovered.length > 0) {
+    nextId = store.recovered[store.recovered.length - 1].id + 1
+    yield* Effect.logInfo(`callback outbox: ${store.recovered.length} result(s) left by an earlier run, sending first`)
+    yield* enqueue(store.recovered)
+    yield* enforceBounds
+  }
+
   yield* Queue.takeBetween(queue, 1, settings.callbackBatchSize).pipe(
-    Effect.flatMap((chunk) => deliver(Array.from(chunk))),
-    Effect.catchAllCause((cause) => Effect.logError("callback loop failed; continuing", cause)),
+    Effect.map((ids) => Array.from(ids, (id) => pending.get(id)).filter((entry) => entry !== undefined)),
+    Effect.flatMap(deliver),
+    Effect.catchAllCause((cause) => Effect.logError("callback outbox: delivery loop failed; continuing", cause)),
     Effect.forever,
     Effect.interruptible,
     Effect.forkScoped
   )
 
-  // Closing: give the admin a bounded time to take what is left, and say loudly what it did not.
+  // Closing: give the admin a bounded time to take what is left, and say what stays for the next start.
   yield* Effect.addFinalizer(() =>
     empty.await.pipe(
+      // Finalizers are uninterruptible: without this the timeout could not cut the wait short.
+      Effect.interruptible,
       Effect.timeout(closeGrace),
       Effect.catchAll(() =>
-        Effect.logError(`outbox closed with ${backlog} result(s) the admin has not accepted; they are lost`)
+        store.durable
+          ? Effect.logWarning(`callback outbox: ${pending.size} result(s) kept on disk for the next start`)
+          : Effect.logError(`callback outbox: closed with ${pending.size} result(s) the admin has not accepted; lost`)
       )
     )
   )
@@ -111,11 +165,13 @@ export const make = Effect.gen(function*() {
   return {
     offer: (item) =>
       Effect.suspend(() => {
-        backlog++
-        empty.unsafeClose()
-        return Queue.offer(queue, item)
+        const entry: Entry = { id: nextId++, at: clock.unsafeCurrentTimeMillis(), item }
+        return store.add([entry]).pipe(
+          Effect.zipRight(enqueue([entry])),
+          Effect.zipRight(Effect.suspend(() => pending.size > settings.callbackMaxItems ? enforceBounds : Effect.void))
+        )
       }),
-    backlog: Effect.sync(() => backlog),
+    backlog: Effect.sync(() => pending.size),
     drained: empty.await
   } satisfies Service
 })
@@ -124,4 +180,7 @@ export const make = Effect.gen(function*() {
  * @since 1.0.0
  * @category layers
  */
-export const layer: Layer.Layer<Outbox, never, ExecutorConfig | AdminClient | JobLog> = Layer.scoped(Outbox, make)
+export const layer: Layer.Layer<Outbox, never, ExecutorConfig | AdminClient | JobLog | OutboxStore> = Layer.scoped(
+  Outbox,
+  make
+)

@@ -27,6 +27,8 @@ export * as MockAdmin from "./MockAdmin.js"
 /** @since 1.0.0 */
 export * as Outbox from "./Outbox.js"
 /** @since 1.0.0 */
+export * as OutboxStore from "./OutboxStore.js"
+/** @since 1.0.0 */
 export * as Registration from "./Registration.js"
 /** @since 1.0.0 */
 export * as Server from "./Server.js"

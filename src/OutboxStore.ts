@@ -1,0 +1,215 @@
+/**
+ * Where the outbox keeps results until an admin has taken them. The file store is a journal under
+ * `{logPath}/callback-outbox/`: a result is appended and fsynced before it is sent (several results share one
+ * fsync), a delivery is appended after the admin answered 200, and on start the journal is read back so
+ * results an earlier process left are sent first. The memory store is for tests.
+ *
+ * Journal records, one per line: `A {"id":…,"at":…,"item":{…}}` adds a result, `D id,id,…` marks results
+ * delivered. A line cut short by a crash is skipped. When most records are dead the journal is rewritten to
+ * a temporary file, fsynced and renamed over the old one, so a crash at any point leaves one whole journal.
+ *
+ * @since 1.0.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
+import { ExecutorConfig } from "./ExecutorConfig.js"
+import { CallbackItem } from "./Wire.js"
+
+/**
+ * A result in the outbox: `id` orders results and names them in the journal; `at` is when it was taken.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Entry {
+  readonly id: number
+  readonly at: number
+  readonly item: CallbackItem
+}
+
+/**
+ * @since 1.0.0
+ * @category models
+ */
+export interface Service {
+  /** Whether results survive a restart (the file store) or not (memory). */
+  readonly durable: boolean
+  /** The results an earlier process left, oldest first. Read once, at start. */
+  readonly recovered: ReadonlyArray<Entry>
+  /** Stores results; when it returns they survive a crash. */
+  readonly add: (entries: ReadonlyArray<Entry>) => Effect.Effect<void>
+  /** Forgets results (delivered, or dropped by the bounds); a forget lost in a crash means a harmless resend. */
+  readonly remove: (ids: ReadonlyArray<number>) => Effect.Effect<void>
+}
+
+/**
+ * @since 1.0.0
+ * @category tags
+ */
+export class OutboxStore extends Context.Tag("effect-xxl-job/OutboxStore")<OutboxStore, Service>() {}
+
+/**
+ * A store that keeps nothing across restarts.
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<OutboxStore> = Layer.succeed(OutboxStore, {
+  durable: false,
+  recovered: [],
+  add: () => Effect.void,
+  remove: () => Effect.void
+})
+
+const addRecord = (entry: Entry) =>
+  `A ${
+    JSON.stringify({
+      id: entry.id,
+      at: entry.at,
+      item: {
+        logId: entry.item.logId,
+        logDateTim: entry.item.logDateTim,
+        handleCode: entry.item.handleCode,
+        handleMsg: entry.item.handleMsg
+      }
+    })
+  }\n`
+
+const removeRecord = (ids: ReadonlyArray<number>) => `D ${ids.join(",")}\n`
+
+/** Reads a journal's text back into the live entries, oldest first, and counts what it had to skip. */
+export const replay = (
+  text: string
+): { readonly entries: Array<Entry>; readonly records: number; readonly skipped: number } => {
+  const live = new Map<number, Entry>()
+  let records = 0
+  let skipped = 0
+  for (const line of text.split("\n")) {
+    if (line === "") continue
+    records++
+    try {
+      if (line.startsWith("A ")) {
+        const parsed = JSON.parse(line.slice(2)) as { id: number; at: number; item: Record<string, unknown> }
+        if (!Number.isSafeInteger(parsed.id)) throw new Error("bad id")
+        live.set(parsed.id, { id: parsed.id, at: parsed.at, item: new CallbackItem(parsed.item as never) })
+      } else if (line.startsWith("D ")) {
+        for (const id of line.slice(2).split(",")) live.delete(Number(id))
+      } else {
+        skipped++
+      }
+    } catch {
+      skipped++
+    }
+  }
+  return { entries: [...live.values()].sort((a, b) => a.id - b.id), records, skipped }
+}
+
+/** Journals with more records than this are compacted once most of them are dead. */
+const compactAfterRecords = 20_000
+
+/**
+ * A journal store in `directory`.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const makeFile = (directory: string): Effect.Effect<Service, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const journalPath = Path.join(directory, "journal.log")
+    const tempPath = Path.join(directory, "journal.log.tmp")
+    const recovered = yield* Effect.promise(async () => {
+      await Fs.mkdir(directory, { recursive: true })
+      await Fs.rm(tempPath, { force: true })
+      try {
+        return replay(await Fs.readFile(journalPath, "utf8"))
+      } catch (error) {
+        if ((error as { code?: unknown }).code === "ENOENT") return { entries: [], records: 0, skipped: 0 }
+        throw error
+      }
+    })
+    if (recovered.skipped > 0) {
+      yield* Effect.logWarning(`callback outbox: skipped ${recovered.skipped} unreadable journal record(s)`)
+    }
+
+    const live = new Map<number, Entry>(recovered.entries.map((entry) => [entry.id, entry]))
+    let records = recovered.records
+    let handle = yield* Effect.promise(() => Fs.open(journalPath, "a"))
+
+    // Group commit: appends wait for the next write + fsync; all appends made meanwhile share it.
+    let buffer: Array<string> = []
+    let chain: Promise<void> = Promise.resolve()
+    let next: Promise<void> | undefined
+
+    const compact = async () => {
+      const text = [...live.values()].map(addRecord).join("")
+      const temp = await Fs.open(tempPath, "w")
+      await temp.writeFile(text, "utf8")
+      await temp.sync()
+      await temp.close()
+      await handle.close()
+      await Fs.rename(tempPath, journalPath)
+      const dir = await Fs.open(directory, "r")
+      await dir.sync().catch(() => undefined)
+      await dir.close()
+      handle = await Fs.open(journalPath, "a")
+      records = live.size
+    }
+
+    const writeOut = async () => {
+      next = undefined
+      const lines = buffer
+      buffer = []
+      if (lines.length > 0) {
+        await handle.write(lines.join(""))
+        await handle.sync()
+        records += lines.length
+      }
+      if (records > compactAfterRecords && live.size * 5 < records) await compact()
+    }
+
+    const commit = (lines: Array<string>): Promise<void> => {
+      buffer.push(...lines)
+      if (next === undefined) {
+        next = chain.then(writeOut)
+        chain = next.catch(() => undefined)
+      }
+      return next
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        await commit([]).catch(() => undefined)
+        await handle.close()
+      })
+    )
+
+    return {
+      durable: true,
+      recovered: recovered.entries,
+      add: (entries) =>
+        Effect.promise(() => {
+          for (const entry of entries) live.set(entry.id, entry)
+          return commit(entries.map(addRecord))
+        }).pipe(Effect.catchAllDefect((error) => Effect.logError("callback outbox: journal write failed", error))),
+      remove: (ids) =>
+        Effect.sync(() => {
+          for (const id of ids) live.delete(id)
+          commit([removeRecord(ids)]).catch(() => undefined)
+        })
+    } satisfies Service
+  })
+
+/**
+ * The journal under `{logPath}/callback-outbox/`.
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerFile: Layer.Layer<OutboxStore, never, ExecutorConfig> = Layer.scoped(
+  OutboxStore,
+  Effect.flatMap(ExecutorConfig, (settings) => makeFile(Path.join(settings.logPath, "callback-outbox")))
+)

@@ -1,0 +1,170 @@
+/**
+ * The durable outbox: the journal store (crash-safe records, recovery, compaction) and the outbox's delivery
+ * (retry until accepted, bounds that drop loudly, earlier results first), on the TestClock.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Layer, Logger, TestClock } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { AdminClient, ExecutorConfig, JobLog, Outbox, OutboxStore, Wire } from "../src/index.js"
+
+const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-outbox-"))
+const item = (logId: number, handleCode = 200) =>
+  new Wire.CallbackItem({ logId, logDateTim: 1795459206267, handleCode, handleMsg: `r${logId}` })
+const entry = (id: number, at = 0) => ({ id, at, item: item(id) })
+
+describe("OutboxStore journal", () => {
+  it("replays adds and deliveries, skipping a record cut short by a crash", () => {
+    const text = [
+      `A ${JSON.stringify({ id: 1, at: 5, item: { logId: 11, logDateTim: 1, handleCode: 200 } })}`,
+      `A ${JSON.stringify({ id: 2, at: 6, item: { logId: 12, logDateTim: 1, handleCode: 500, handleMsg: "x" } })}`,
+      "D 1",
+      `A {"id":3,"at":7,"item":{"logId":13,"logDa`
+    ].join("\n")
+    const { entries, skipped } = OutboxStore.replay(text)
+    assert.strictEqual(skipped, 1)
+    assert.deepStrictEqual(entries.map((e) => [e.id, e.item.logId, e.item.handleMsg]), [[2, 12, "x"]])
+  })
+
+  it.effect("what was added survives a restart; what was removed does not", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* OutboxStore.makeFile(dir)
+        assert.deepStrictEqual(store.recovered, [])
+        yield* store.add([entry(1), entry(2), entry(3)])
+        yield* store.remove([2])
+      }))
+      const again = yield* Effect.scoped(Effect.map(OutboxStore.makeFile(dir), (store) => store.recovered))
+      assert.deepStrictEqual(again.map((e) => e.id), [1, 3])
+      assert.deepStrictEqual(again[0].item, item(1))
+    }))
+
+  it.effect("compacts a journal of mostly delivered results, keeping the live ones", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const journal = Path.join(dir, "journal.log")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* OutboxStore.makeFile(dir)
+        const ids = Array.from({ length: 25_000 }, (_, i) => i + 1)
+        yield* store.add(ids.map((id) => entry(id)))
+        yield* store.remove(ids.filter((id) => id % 1000 !== 0))
+        // A further add triggers the compaction after its write.
+        yield* store.add([entry(30_000)])
+      }))
+      const lines = Fs.readFileSync(journal, "utf8").trim().split("\n")
+      assert.isBelow(lines.length, 100)
+      const recovered = yield* Effect.scoped(Effect.map(OutboxStore.makeFile(dir), (store) => store.recovered))
+      assert.deepStrictEqual(recovered.map((e) => e.id), [
+        ...Array.from({ length: 25 }, (_, i) => (i + 1) * 1000),
+        30_000
+      ])
+    }))
+})
+
+/** An admin client whose callbacks fail while `down` is true; records what it accepted. */
+const flakyAdmin = () => {
+  const accepted: Array<number> = []
+  let attempts = 0
+  const state = { down: true }
+  const client = AdminClient.AdminClient.of({
+    registry: () => Effect.void,
+    registryRemove: () => Effect.void,
+    callback: (items) =>
+      Effect.suspend(() => {
+        attempts++
+        if (state.down) return Effect.fail(new AdminClient.AdminError({ operation: "callback", attempts: ["down"] }))
+        accepted.push(...items.map((i) => i.logId))
+        return Effect.void
+      })
+  })
+  return { accepted, client, state, attempts: () => attempts }
+}
+
+const outboxLayer = (
+  admin: ReturnType<typeof flakyAdmin>,
+  store: Layer.Layer<OutboxStore.OutboxStore>,
+  options: ExecutorConfig.Options = {}
+) =>
+  Outbox.layer.pipe(
+    Layer.provide(Layer.mergeAll(
+      ExecutorConfig.layer(options),
+      Layer.succeed(AdminClient.AdminClient, admin.client),
+      JobLog.layerMemory,
+      store
+    ))
+  )
+
+describe("Outbox", () => {
+  it.effect("keeps retrying while the admin is away, backing off to 30 s, and delivers once it is back", () =>
+    Effect.gen(function*() {
+      const admin = flakyAdmin()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        yield* outbox.offer(item(1))
+        yield* outbox.offer(item(2))
+        yield* TestClock.adjust(Duration.seconds(1 + 2 + 4 + 8 + 16 + 30 + 30))
+        assert.strictEqual(admin.attempts(), 8)
+        assert.strictEqual(yield* outbox.backlog, 2)
+        admin.state.down = false
+        yield* TestClock.adjust(Duration.seconds(30))
+        assert.deepStrictEqual(admin.accepted, [1, 2])
+        assert.strictEqual(yield* outbox.backlog, 0)
+        yield* TestClock.adjust(Duration.seconds(120))
+        assert.deepStrictEqual(admin.accepted, [1, 2])
+      })).pipe(Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)))
+    }))
+
+  it.effect("bounds: the oldest results past the count or age are dropped, and the drop is logged as an error", () =>
+    Effect.gen(function*() {
+      const admin = flakyAdmin()
+      const errors: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Error") errors.push(String(message))
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        for (const logId of [1, 2, 3, 4, 5]) yield* outbox.offer(item(logId))
+        assert.strictEqual(yield* outbox.backlog, 3)
+        assert.isTrue(errors.some((e) => e.includes("DROPPED 1 result(s)") && e.includes("logIds 1")))
+        assert.isTrue(errors.some((e) => e.includes("logIds 2")))
+        yield* TestClock.adjust(Duration.hours(2))
+        assert.strictEqual(yield* outbox.backlog, 0)
+        assert.isTrue(errors.some((e) => e.includes("logIds 3,4,5")))
+        admin.state.down = false
+        yield* TestClock.adjust(Duration.seconds(60))
+        assert.deepStrictEqual(admin.accepted, [])
+      })).pipe(
+        Effect.provide(outboxLayer(admin, OutboxStore.layerMemory, { callbackMaxItems: 3, callbackMaxAgeHours: 1 })),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+    }))
+
+  it.effect("results left in the journal by an earlier process are sent first", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const store = Layer.scoped(OutboxStore.OutboxStore, OutboxStore.makeFile(dir))
+      const down = flakyAdmin()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        yield* outbox.offer(item(1))
+        yield* outbox.offer(item(2))
+      })).pipe(
+        Effect.provide(outboxLayer(down, store)),
+        // Closing waits up to 10 s (on the TestClock) for the admin, then keeps the results on disk.
+        Effect.race(TestClock.adjust(Duration.seconds(1)).pipe(Effect.forever))
+      )
+      const up = flakyAdmin()
+      up.state.down = false
+      yield* Effect.scoped(Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        yield* outbox.offer(item(3))
+        yield* TestClock.adjust(Duration.seconds(1))
+        yield* outbox.drained
+      })).pipe(Effect.provide(outboxLayer(up, store)))
+      assert.deepStrictEqual(up.accepted, [1, 2, 3])
+      const leftover = yield* Effect.scoped(Effect.map(OutboxStore.makeFile(dir), (s) => s.recovered))
+      assert.deepStrictEqual(leftover, [])
+    }))
+})
