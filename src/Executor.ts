@@ -70,10 +70,18 @@ const serving = Layer.scoped(
     const settings = yield* ExecutorConfig.ExecutorConfig
     const port = server.address._tag === "TcpAddress" ? server.address.port : settings.port
     const address = ExecutorConfig.registeredAddress(settings, port)
+    const lanes = yield* Lanes.Lanes
     yield* Effect.logInfo(
       `executor "${settings.appName}" listening on ${settings.host}:${port}, registered as ${address}`
     )
+    // Shutdown, while the server still answers (finalizers run last-added first):
+    // 1. refuse new triggers with a clear 500; 2. registryRemove; 3. let runs finish within the grace
+    // period, then stop them. The server closes after this, then the outbox delivers what is left.
+    yield* Effect.addFinalizer(() => lanes.drain(settings.shutdownGrace))
     yield* Registration.start(address)
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(lanes.refuseNew, Effect.logInfo("shutting down: new triggers are refused"))
+    )
     return { address, port }
   })
 )

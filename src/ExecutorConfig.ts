@@ -59,6 +59,8 @@ export interface Settings {
   readonly callbackMaxItems: number
   /** Request bodies larger than this are refused (Java's limit is 5 MiB). */
   readonly maxBodyBytes: number
+  /** On shutdown, how long running jobs (and queued triggers) may go on before they are interrupted. */
+  readonly shutdownGrace: Duration.Duration
   /** `"classic"` for admin 2.2 to 3.4, `"3.5"` for the unreleased 3.5 wire. */
   readonly protocol: Protocol
 }
@@ -94,6 +96,7 @@ export interface Options {
   readonly callbackMaxAgeHours?: number | undefined
   readonly callbackMaxItems?: number | undefined
   readonly maxBodyBytes?: number | undefined
+  readonly shutdownGraceSeconds?: number | undefined
   readonly protocol?: Protocol | undefined
 }
 
@@ -121,6 +124,7 @@ export const environmentNames = {
   callbackMaxAgeHours: "XXL_JOB_CALLBACK_MAX_AGE_HOURS",
   callbackMaxItems: "XXL_JOB_CALLBACK_MAX_ITEMS",
   maxBodyBytes: "XXL_JOB_EXECUTOR_MAX_BODY_BYTES",
+  shutdownGraceSeconds: "XXL_JOB_EXECUTOR_SHUTDOWN_GRACE_SECONDS",
   protocol: "XXL_JOB_PROTOCOL"
 } as const satisfies Record<keyof Options, string>
 
@@ -143,6 +147,7 @@ export const defaults = {
   callbackMaxAgeHours: 7 * 24,
   callbackMaxItems: 100_000,
   maxBodyBytes: 5 * 1024 * 1024,
+  shutdownGraceSeconds: 10,
   protocol: "classic" as Protocol
 } as const
 
@@ -271,6 +276,15 @@ const resolve = (options: Options, label: (key: Key) => string) =>
         defaults.callbackMaxItems
       ),
       maxBodyBytes: yield* checkInt(label("maxBodyBytes"), options.maxBodyBytes, 1024, 1 << 30, defaults.maxBodyBytes),
+      shutdownGrace: Duration.seconds(
+        yield* checkInt(
+          label("shutdownGraceSeconds"),
+          options.shutdownGraceSeconds,
+          0,
+          3600,
+          defaults.shutdownGraceSeconds
+        )
+      ),
       protocol
     } satisfies Settings
   })
@@ -294,7 +308,8 @@ const numericKeys = [
   "callbackBatchSize",
   "callbackMaxAgeHours",
   "callbackMaxItems",
-  "maxBodyBytes"
+  "maxBodyBytes",
+  "shutdownGraceSeconds"
 ] as const satisfies ReadonlyArray<Key>
 
 /**

@@ -56,6 +56,13 @@ export interface Service {
   readonly isIdle: (jobId: number) => Effect.Effect<boolean>
   /** Runs now, triggers waiting, and lanes. */
   readonly stats: Effect.Effect<{ readonly running: number; readonly queued: number; readonly lanes: number }>
+  /** Refuses every trigger from now on (the executor is shutting down). */
+  readonly refuseNew: Effect.Effect<void>
+  /**
+   * Shuts the lanes down: refuses new triggers, lets runs and queued triggers go on for `grace`, then stops
+   * every lane with "web container destroy and kill the job." and waits (bounded) for the runs to report.
+   */
+  readonly drain: (grace: Duration.Duration) => Effect.Effect<void>
 }
 
 /**
@@ -63,6 +70,9 @@ export interface Service {
  * @category tags
  */
 export class Lanes extends Context.Tag("effect-xxl-job/Lanes")<Lanes, Service>() {}
+
+/** How long stopped runs get to end (their finalizers) at shutdown before we answer for them. */
+const stopGrace = Duration.seconds(5)
 
 const accepted: Admission = { _tag: "Accepted" }
 const refused = (reason: string): Admission => ({ _tag: "Refused", reason })
@@ -253,7 +263,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
         Effect.catchAllCause((cause) =>
           Effect.succeed({ code: Code.fail, msg: Messages.cutResult(Cause.pretty(cause)) })
         ),
-        Effect.flatMap((result) => report(trigger, result.code, result.msg)),
+        // Unless a forced shutdown has already answered for this run.
+        Effect.flatMap((result) => lane.running === trigger ? report(trigger, result.code, result.msg) : Effect.void),
         Effect.ensuring(Effect.sync(() => {
           lane.running = undefined
           lane.idleSince = now()
@@ -439,18 +450,49 @@ export const make = <R>(registry: Job.Registry<R>) =>
       Effect.forkScoped
     )
 
-    // On shutdown: refuse new triggers, stop every lane (Java's "web container destroy and kill the job.")
-    // and wait for the runs to report.
-    yield* Effect.addFinalizer(() =>
+    const refuseNew = Effect.sync(() => {
+      closed = true
+    })
+
+    const busyLanes = () => [...lanes.values()].filter(isBusy).length + stopping.size
+
+    const drain = (grace: Duration.Duration) =>
       Effect.gen(function*() {
         closed = true
+        // Runs and queued triggers go on for the grace period, as Java's executor sleeps before it stops.
+        if (busyLanes() > 0 && Duration.toMillis(grace) > 0) {
+          yield* Effect.logInfo(`draining: waiting up to ${Duration.format(grace)} for ${busyLanes()} busy job(s)`)
+          yield* Effect.sleep(Duration.millis(50)).pipe(
+            Effect.repeat({ until: () => busyLanes() === 0 }),
+            Effect.timeout(grace),
+            Effect.ignore
+          )
+        }
+        // Then Java's "web container destroy and kill the job." for whatever is left.
         const all = [...lanes.values(), ...stopping]
         for (const lane of all) yield* stop(lane, Messages.shutdownKill)
-        yield* Effect.forEach(all, (lane) => Deferred.await(lane.finished), { discard: true })
-      })
-    )
+        const ended = yield* Effect.forEach(all, (lane) => Deferred.await(lane.finished), { discard: true }).pipe(
+          Effect.timeout(stopGrace),
+          Effect.isSuccess
+        )
+        if (!ended) {
+          // A run that ignores interruption: answer for it now, since the process is about to end.
+          for (const lane of all) {
+            const stuck = lane.running
+            if (stuck === undefined) continue
+            lane.running = undefined
+            yield* Effect.logError(
+              `run ${stuck.logId} of job ${lane.jobId} did not stop within ${Duration.format(stopGrace)}`
+            )
+            yield* report(stuck, Code.fail, Messages.runningKilled(Messages.shutdownKill))
+          }
+        }
+      }).pipe(Effect.interruptible)
 
-    return { trigger, kill, isIdle, stats } satisfies Service
+    // Closing without a drain first (in-process use): stop everything at once.
+    yield* Effect.addFinalizer(() => drain(Duration.zero))
+
+    return { trigger, kill, isIdle, stats, refuseNew, drain } satisfies Service
   })
 
 /**
