@@ -28,6 +28,7 @@ import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { ExecutorConfig } from "./ExecutorConfig.js"
+import { whileClosing } from "./internal/closing.js"
 import * as Job from "./Job.js"
 import { formatEntry, JobLog, type Writer } from "./JobLog.js"
 import * as Messages from "./Messages.js"
@@ -487,7 +488,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
             yield* report(stuck, Code.fail, Messages.runningKilled(Messages.shutdownKill))
           }
         }
-      }).pipe(Effect.interruptible)
+      }).pipe(whileClosing)
 
     // Closing without a drain first (in-process use): stop everything at once.
     yield* Effect.addFinalizer(() => drain(Duration.zero))

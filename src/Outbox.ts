@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import { AdminClient } from "./AdminClient.js"
 import { ExecutorConfig } from "./ExecutorConfig.js"
+import { whileClosing } from "./internal/closing.js"
 import { JobLog } from "./JobLog.js"
 import * as Messages from "./Messages.js"
 import { type Entry, OutboxStore } from "./OutboxStore.js"
@@ -150,16 +151,14 @@ export const make = Effect.gen(function*() {
 
   // Closing: give the admin a bounded time to take what is left, and say what stays for the next start.
   yield* Effect.addFinalizer(() =>
-    empty.await.pipe(
-      // Finalizers are uninterruptible: without this the timeout could not cut the wait short.
-      Effect.interruptible,
+    whileClosing(empty.await.pipe(
       Effect.timeout(closeGrace),
       Effect.catchAll(() =>
         store.durable
           ? Effect.logWarning(`callback outbox: ${pending.size} result(s) kept on disk for the next start`)
           : Effect.logError(`callback outbox: closed with ${pending.size} result(s) the admin has not accepted; lost`)
       )
-    )
+    ))
   )
 
   return {

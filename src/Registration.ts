@@ -11,6 +11,7 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { AdminClient } from "./AdminClient.js"
 import { ExecutorConfig } from "./ExecutorConfig.js"
+import { whileClosing } from "./internal/closing.js"
 import { RegistryParam } from "./Wire.js"
 
 /**
@@ -48,9 +49,9 @@ export const start = (address: string): Effect.Effect<void, never, AdminClient |
       admin.registryRemove(body).pipe(
         Effect.tap(() => Effect.logInfo(`removed ${address} from the admin's registry`)),
         Effect.catchAllCause((cause) => Effect.logWarning("registryRemove failed", cause)),
-        Effect.interruptible,
         Effect.timeout(Duration.times(settings.adminTimeout, Math.max(1, settings.adminAddresses.length))),
-        Effect.ignore
+        Effect.ignore,
+        whileClosing
       )
     )
     yield* beat.pipe(
