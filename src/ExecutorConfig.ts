@@ -61,6 +61,8 @@ export interface Settings {
   readonly maxBodyBytes: number
   /** On shutdown, how long running jobs (and queued triggers) may go on before they are interrupted. */
   readonly shutdownGrace: Duration.Duration
+  /** How long a request's headers, then its body, may take to arrive (slow or half-sent requests). */
+  readonly requestTimeout: Duration.Duration
   /** `"classic"` for admin 2.2 to 3.4, `"3.5"` for the unreleased 3.5 wire. */
   readonly protocol: Protocol
 }
@@ -97,6 +99,7 @@ export interface Options {
   readonly callbackMaxItems?: number | undefined
   readonly maxBodyBytes?: number | undefined
   readonly shutdownGraceSeconds?: number | undefined
+  readonly requestTimeoutSeconds?: number | undefined
   readonly protocol?: Protocol | undefined
 }
 
@@ -125,6 +128,7 @@ export const environmentNames = {
   callbackMaxItems: "XXL_JOB_CALLBACK_MAX_ITEMS",
   maxBodyBytes: "XXL_JOB_EXECUTOR_MAX_BODY_BYTES",
   shutdownGraceSeconds: "XXL_JOB_EXECUTOR_SHUTDOWN_GRACE_SECONDS",
+  requestTimeoutSeconds: "XXL_JOB_EXECUTOR_REQUEST_TIMEOUT_SECONDS",
   protocol: "XXL_JOB_PROTOCOL"
 } as const satisfies Record<keyof Options, string>
 
@@ -148,6 +152,7 @@ export const defaults = {
   callbackMaxItems: 100_000,
   maxBodyBytes: 5 * 1024 * 1024,
   shutdownGraceSeconds: 10,
+  requestTimeoutSeconds: 10,
   protocol: "classic" as Protocol
 } as const
 
@@ -285,6 +290,15 @@ const resolve = (options: Options, label: (key: Key) => string) =>
           defaults.shutdownGraceSeconds
         )
       ),
+      requestTimeout: Duration.seconds(
+        yield* checkInt(
+          label("requestTimeoutSeconds"),
+          options.requestTimeoutSeconds,
+          1,
+          600,
+          defaults.requestTimeoutSeconds
+        )
+      ),
       protocol
     } satisfies Settings
   })
@@ -309,7 +323,8 @@ const numericKeys = [
   "callbackMaxAgeHours",
   "callbackMaxItems",
   "maxBodyBytes",
-  "shutdownGraceSeconds"
+  "shutdownGraceSeconds",
+  "requestTimeoutSeconds"
 ] as const satisfies ReadonlyArray<Key>
 
 /**

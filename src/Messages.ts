@@ -23,6 +23,9 @@ export const requestError = (detail: string) => `request error:${detail}`
 export const bodyTooLarge = (limit: number) => requestError(`request body is larger than the limit of ${limit} bytes.`)
 
 /** @since 1.0.0 */
+export const bodyTooSlow = (limit: string) => requestError(`the request body did not arrive within ${limit}.`)
+
+/** @since 1.0.0 */
 export const jobBusy = "job thread is running or has trigger queue."
 /** @since 1.0.0 */
 export const jobHandlerNotFound = (name: string) => `job handler [${name}] not found.`

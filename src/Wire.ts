@@ -50,8 +50,19 @@ export const JavaString = Schema.Union(
   })
 )
 
+/**
+ * Epoch milliseconds a JavaScript `Date` can hold: trigger times name the log's day folder.
+ *
+ * @since 1.0.0
+ * @category primitives
+ */
+export const EpochMillis = JavaLong.pipe(
+  Schema.between(-8.64e15, 8.64e15, { message: () => "expected epoch milliseconds within the Date range" })
+)
+
 const int = (fallback = 0) => Schema.optionalWith(JavaInt, { nullable: true, default: () => fallback })
 const long = (fallback = 0) => Schema.optionalWith(JavaLong, { nullable: true, default: () => fallback })
+const epochMillis = Schema.optionalWith(EpochMillis, { nullable: true, default: () => 0 })
 const text = (fallback = "") => Schema.optionalWith(JavaString, { nullable: true, default: () => fallback })
 const optionalText = Schema.optionalWith(JavaString, { nullable: true })
 
@@ -72,7 +83,7 @@ export class TriggerParam extends Schema.Class<TriggerParam>("TriggerParam")({
   executorBlockStrategy: text("SERIAL_EXECUTION"),
   executorTimeout: int(),
   logId: long(),
-  logDateTime: long(),
+  logDateTime: epochMillis,
   /** Absent or null is answered `glueType[null] is not valid.`, as Java does. */
   glueType: optionalText,
   glueSource: text(),
@@ -99,8 +110,8 @@ export class JobIdParam extends Schema.Class<JobIdParam>("JobIdParam")({
  * @category models
  */
 export class LogParam extends Schema.Class<LogParam>("LogParam")({
-  logDateTim: long(),
-  logDateTime: long(),
+  logDateTim: epochMillis,
+  logDateTime: epochMillis,
   logId: long(),
   fromLineNum: int()
 }) {
@@ -213,7 +224,7 @@ export class RegistryParam extends Schema.Class<RegistryParam>("RegistryParam")(
  */
 export class CallbackItem extends Schema.Class<CallbackItem>("CallbackItem")({
   logId: long(),
-  logDateTim: long(),
+  logDateTim: epochMillis,
   handleCode: int(),
   handleMsg: optionalText
 }) {}
