@@ -63,6 +63,10 @@ export interface Settings {
   readonly shutdownGrace: Duration.Duration
   /** How long a request's headers, then its body, may take to arrive (slow or half-sent requests). */
   readonly requestTimeout: Duration.Duration
+  /** The most runs at once across all jobs (0: no limit, as Java); past it triggers wait in their queue. */
+  readonly maxConcurrentRuns: number
+  /** The most bytes one run may write to its log; past it lines are counted, not written, and a marker says so. */
+  readonly maxRunLogBytes: number
   /** `"classic"` for admin 2.2 to 3.4, `"3.5"` for the unreleased 3.5 wire. */
   readonly protocol: Protocol
 }
@@ -100,6 +104,8 @@ export interface Options {
   readonly maxBodyBytes?: number | undefined
   readonly shutdownGraceSeconds?: number | undefined
   readonly requestTimeoutSeconds?: number | undefined
+  readonly maxConcurrentRuns?: number | undefined
+  readonly maxRunLogBytes?: number | undefined
   readonly protocol?: Protocol | undefined
 }
 
@@ -129,6 +135,8 @@ export const environmentNames = {
   maxBodyBytes: "XXL_JOB_EXECUTOR_MAX_BODY_BYTES",
   shutdownGraceSeconds: "XXL_JOB_EXECUTOR_SHUTDOWN_GRACE_SECONDS",
   requestTimeoutSeconds: "XXL_JOB_EXECUTOR_REQUEST_TIMEOUT_SECONDS",
+  maxConcurrentRuns: "XXL_JOB_EXECUTOR_MAX_CONCURRENT_RUNS",
+  maxRunLogBytes: "XXL_JOB_EXECUTOR_MAX_RUN_LOG_BYTES",
   protocol: "XXL_JOB_PROTOCOL"
 } as const satisfies Record<keyof Options, string>
 
@@ -153,6 +161,8 @@ export const defaults = {
   maxBodyBytes: 5 * 1024 * 1024,
   shutdownGraceSeconds: 10,
   requestTimeoutSeconds: 10,
+  maxConcurrentRuns: 0,
+  maxRunLogBytes: 16 * 1024 * 1024,
   protocol: "classic" as Protocol
 } as const
 
@@ -299,6 +309,20 @@ const resolve = (options: Options, label: (key: Key) => string) =>
           defaults.requestTimeoutSeconds
         )
       ),
+      maxConcurrentRuns: yield* checkInt(
+        label("maxConcurrentRuns"),
+        options.maxConcurrentRuns,
+        0,
+        10_000_000,
+        defaults.maxConcurrentRuns
+      ),
+      maxRunLogBytes: yield* checkInt(
+        label("maxRunLogBytes"),
+        options.maxRunLogBytes,
+        1024,
+        2 ** 40,
+        defaults.maxRunLogBytes
+      ),
       protocol
     } satisfies Settings
   })
@@ -324,7 +348,9 @@ const numericKeys = [
   "callbackMaxItems",
   "maxBodyBytes",
   "shutdownGraceSeconds",
-  "requestTimeoutSeconds"
+  "requestTimeoutSeconds",
+  "maxConcurrentRuns",
+  "maxRunLogBytes"
 ] as const satisfies ReadonlyArray<Key>
 
 /**

@@ -138,6 +138,41 @@ export const splitLines = (text: string): Array<string> => {
   return lines
 }
 
+/**
+ * A writer that stops writing past `maxBytes` (UTF-8) and counts what it did not write, so the run's log can
+ * say so (`truncation`) instead of growing without end or losing lines silently.
+ *
+ * @since 1.0.0
+ * @category rules
+ */
+export const capped = (
+  writer: Writer,
+  maxBytes: number
+): Writer & { readonly truncation: () => string | undefined } => {
+  let written = 0
+  let droppedLines = 0
+  let droppedBytes = 0
+  return {
+    append: (entry) => {
+      const bytes = Buffer.byteLength(entry, "utf8") + 1
+      if (written + bytes > maxBytes) {
+        droppedLines++
+        droppedBytes += bytes
+        return
+      }
+      written += bytes
+      writer.append(entry)
+    },
+    flush: writer.flush,
+    truncation: () =>
+      droppedLines === 0
+        ? undefined
+        : `<br>----------- log truncated: ${droppedLines} entr${
+          droppedLines === 1 ? "y" : "ies"
+        } (${droppedBytes} bytes) past this run's limit of ${maxBytes} bytes were not written -----------`
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // In memory
 // ---------------------------------------------------------------------------------------------------------

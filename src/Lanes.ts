@@ -30,7 +30,7 @@ import * as Schedule from "effect/Schedule"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { whileClosing } from "./internal/closing.js"
 import * as Job from "./Job.js"
-import { formatEntry, JobLog, type Writer } from "./JobLog.js"
+import { capped, formatEntry, JobLog, type Writer } from "./JobLog.js"
 import * as Messages from "./Messages.js"
 import { Outbox } from "./Outbox.js"
 import { CallbackItem, Code, type TriggerParam } from "./Wire.js"
@@ -187,6 +187,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
     const jobContext = yield* Effect.context<R>()
     const runFork = yield* FiberSet.makeRuntime<never, void, never>()
 
+    /** Run permits when the number of runs at once is limited. */
+    const permits = settings.maxConcurrentRuns > 0 ? yield* Effect.makeSemaphore(settings.maxConcurrentRuns) : undefined
     const lanes = new Map<number, Lane>()
     const stopping = new Set<Lane>()
     let closed = false
@@ -210,6 +212,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
       Effect.scoped(Effect.gen(function*() {
         const key = { logId: trigger.logId, logDateTime: trigger.logDateTime }
         const writer = yield* jobLog.writer(key)
+        // The job's own lines are capped; the executor's markers always get through.
+        const jobWriter = capped(writer, settings.maxRunLogBytes)
         writer.append(formatEntry({
           date: new Date(),
           source: lane.job.name,
@@ -234,14 +238,15 @@ export const make = <R>(registry: Job.Registry<R>) =>
         const run = lane.job.run.pipe(
           Effect.provideService(Job.JobContext, context),
           Effect.provide(jobContext),
-          Effect.locally(FiberRef.currentLoggers, HashSet.make(runLogger(writer, lane.job.name))),
+          Effect.locally(FiberRef.currentLoggers, HashSet.make(runLogger(jobWriter, lane.job.name))),
           seconds > 0
             ? Effect.timeoutFail({ duration: Duration.seconds(seconds), onTimeout: () => new RunTimedOut({ seconds }) })
             : (self) => self
         )
         const exit = yield* restore(run).pipe(Effect.exit)
         const result = resultOf(exit, lane.stopReason)
-        for (const line of result.log) {
+        const truncation = jobWriter.truncation()
+        for (const line of truncation === undefined ? result.log : [truncation, ...result.log]) {
           writer.append(formatEntry({
             date: new Date(),
             source: lane.job.name,
@@ -291,12 +296,16 @@ export const make = <R>(registry: Job.Registry<R>) =>
         yield* Effect.yieldNow()
         if (lane.previous !== undefined) yield* Deferred.await(lane.previous)
         while (true) {
-          // Between runs the fiber may be interrupted; once a trigger is taken, its result is always reported.
+          // Between runs the fiber may be interrupted (waiting for a run permit included: the trigger then
+          // is still queued); once a trigger is taken, its result is always reported.
           const more = yield* Effect.uninterruptibleMask((restore) =>
-            Effect.suspend(() => {
-              const next = takeNext(lane)
-              return next === undefined ? Effect.succeed(false) : Effect.as(execute(lane, next, restore), true)
-            })
+            Effect.zipRight(
+              permits === undefined ? Effect.void : restore(permits.take(1)),
+              Effect.suspend(() => {
+                const next = takeNext(lane)
+                return next === undefined ? Effect.succeed(false) : Effect.as(execute(lane, next, restore), true)
+              }).pipe(Effect.ensuring(permits === undefined ? Effect.void : permits.release(1)))
+            )
           )
           if (!more) return
         }

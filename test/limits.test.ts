@@ -1,0 +1,82 @@
+/**
+ * Global limits and misbehaving jobs: runs at once, per-run log size, jobs that flood their log or never end.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Schema, TestClock } from "effect"
+import { Job, Lanes, MockAdmin } from "../src/index.js"
+
+const started: Array<number> = []
+const Sleep = Job.make({
+  name: "sleep",
+  params: Schema.NumberFromString,
+  run: (seconds) =>
+    Effect.gen(function*() {
+      started.push((yield* Job.JobContext).logId)
+      yield* Effect.sleep(Duration.seconds(seconds))
+    })
+})
+/** Writes `params` lines of 100 characters. */
+const Flood = Job.make({
+  name: "flood",
+  params: Schema.NumberFromString,
+  run: (lines) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < lines; i++) yield* Effect.log("x".repeat(100))
+      return "flooded"
+    })
+})
+const Never = Job.make({ name: "never", run: Effect.never })
+const jobs = Job.registry(Sleep, Flood, Never)
+
+describe("limits", () => {
+  it.effect("maxConcurrentRuns: past the limit triggers wait in their queue (killable there), then run", () =>
+    Effect.gen(function*() {
+      started.length = 0
+      const admin = yield* MockAdmin.MockAdmin
+      const lanes = yield* Lanes.Lanes
+      for (const logId of [1, 2, 3, 4]) yield* admin.trigger({ handler: "sleep", jobId: logId, logId, params: "10" })
+      yield* TestClock.adjust(Duration.seconds(1))
+      assert.deepStrictEqual(started, [1, 2])
+      assert.deepStrictEqual(yield* lanes.stats, { running: 2, queued: 2, lanes: 4 })
+      assert.deepStrictEqual(yield* admin.idleBeat(3), {
+        code: 500,
+        msg: "job thread is running or has trigger queue."
+      })
+      yield* admin.kill(4)
+      assert.strictEqual(
+        (yield* admin.result(4)).handleMsg,
+        "scheduling center kill job. [job not executed, in the job queue, killed.]"
+      )
+      yield* TestClock.adjust(Duration.seconds(10))
+      assert.deepStrictEqual(started, [1, 2, 3])
+      yield* TestClock.adjust(Duration.seconds(10))
+      assert.deepStrictEqual((yield* admin.callbacks).map((c) => [c.logId, c.handleCode]), [[4, 500], [1, 200], [
+        2,
+        200
+      ], [3, 200]])
+    }).pipe(Effect.provide(MockAdmin.layer(jobs, { maxConcurrentRuns: 2 }))))
+
+  it.effect("a job flooding its log is capped with a marker; its result and end marker still arrive", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      const { result, triggered } = yield* admin.run({ handler: "flood", params: "1000" })
+      assert.deepStrictEqual([result.handleCode, result.handleMsg], [200, "flooded"])
+      const log = yield* admin.log(triggered.logId)
+      assert.isBelow(log.logContent.length, 20_000)
+      assert.include(log.logContent, "log truncated: ")
+      assert.match(log.logContent, /past this run's limit of 10240 bytes were not written/)
+      assert.include(log.logContent, "xxl-job job execute end(finish)")
+    }).pipe(Effect.provide(MockAdmin.layer(jobs, { maxRunLogBytes: 10_240 }))))
+
+  it.effect("a job that never ends is ended by its timeout or a kill, and the executor goes on", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      yield* admin.trigger({ handler: "never", jobId: 1, logId: 1, timeoutSeconds: 3 })
+      yield* admin.trigger({ handler: "never", jobId: 2, logId: 2 })
+      yield* TestClock.adjust(Duration.seconds(3))
+      assert.strictEqual((yield* admin.result(1)).handleCode, 502)
+      yield* admin.kill(2)
+      assert.strictEqual((yield* admin.result(2)).handleMsg, "scheduling center kill job. [job running, killed]")
+      assert.deepStrictEqual(yield* admin.beat, { code: 200, msg: "Success" })
+    }).pipe(Effect.provide(MockAdmin.layer(jobs))))
+})
