@@ -163,6 +163,37 @@ describe("executor process", () => {
   )
 
   it.live(
+    "a second signal ends a long drain at once; the results the outbox held are sent at the next start",
+    () =>
+      Effect.promise(async () => {
+        const admin = await startAdmin()
+        const logPath = tempDir()
+        try {
+          admin.accept.value = false
+          const first = await startExecutor(admin, logPath, "60")
+          assert.strictEqual((await trigger(first.address, 1, "echo", "kept")).code, 200)
+          assert.strictEqual((await trigger(first.address, 2, "sleep", "60000")).code, 200)
+          await waitFor("the result to be tried", () => admin.attempts.value >= 1)
+          first.child.kill("SIGTERM")
+          await new Promise((r) => setTimeout(r, 300))
+          const started = Date.now()
+          first.child.kill("SIGTERM")
+          await first.exited
+          assert.isBelow(Date.now() - started, 2000)
+          admin.accept.value = true
+          const second = await startExecutor(admin, logPath)
+          await waitFor("the kept result", () => admin.delivered.has(1))
+          assert.deepStrictEqual(admin.delivered.get(1), { handleCode: 200, handleMsg: "kept" })
+          second.child.kill("SIGTERM")
+          await second.exited
+        } finally {
+          admin.close()
+        }
+      }),
+    30_000
+  )
+
+  it.live(
     "SIGTERM drains: runs finish in the grace period or are killed, queued ones reported, before exit",
     () =>
       Effect.promise(async () => {
