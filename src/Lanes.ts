@@ -186,6 +186,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
     const outbox = yield* Outbox
     const jobContext = yield* Effect.context<R>()
     const runFork = yield* FiberSet.makeRuntime<never, void, never>()
+    // Answers for stopped lanes' queued triggers go on in fibers of their own; shutdown waits for them.
+    const answering = yield* FiberSet.make<void, never>()
+    const runAnswer = yield* FiberSet.runtime(answering)<never>()
 
     /** Run permits when the number of runs at once is limited. */
     const permits = settings.maxConcurrentRuns > 0 ? yield* Effect.makeSemaphore(settings.maxConcurrentRuns) : undefined
@@ -319,61 +322,62 @@ export const make = <R>(registry: Job.Registry<R>) =>
       if (lane.active) lane.worker = fiber
     }
 
-    /** Stops a lane: reports its queued triggers now, interrupts its run, and completes `finished` after. */
-    const stop = (lane: Lane, reason: string) =>
-      Effect.gen(function*() {
-        if (lane.stopReason !== undefined) return
-        lane.stopReason = reason
-        if (lanes.get(lane.jobId) === lane) lanes.delete(lane.jobId)
-        const queued = lane.queue.splice(0)
-        lane.queuedLogIds.clear()
-        for (const trigger of queued) yield* report(trigger, Code.fail, Messages.queuedKilled(reason))
-        const worker = lane.worker
-        if (worker === undefined) {
-          yield* Deferred.succeed(lane.finished, undefined)
-          return
-        }
-        stopping.add(lane)
-        runFork(
-          Fiber.interrupt(worker).pipe(
-            Effect.zipRight(Effect.suspend(() => {
-              // A trigger taken but never reported (its fiber died before it could run) is still answered.
-              const lost = lane.running
-              lane.running = undefined
-              return lost === undefined ? Effect.void : report(lost, Code.fail, Messages.runningKilled(reason))
-            })),
-            Effect.ensuring(Effect.suspend(() => {
-              stopping.delete(lane)
-              return Deferred.succeed(lane.finished, undefined)
-            }))
-          )
+    /**
+     * Stops a lane, in one synchronous step: it leaves the map, its queued triggers are answered, its run is
+     * interrupted, and `finished` completes once that run has ended. The answers and the interruption go on
+     * in fibers of their own, so no other trigger can see the lanes half changed.
+     */
+    const stop = (lane: Lane, reason: string): void => {
+      if (lane.stopReason !== undefined) return
+      lane.stopReason = reason
+      if (lanes.get(lane.jobId) === lane) lanes.delete(lane.jobId)
+      const queued = lane.queue.splice(0)
+      lane.queuedLogIds.clear()
+      if (queued.length > 0) {
+        runAnswer(Effect.forEach(queued, (trigger) => report(trigger, Code.fail, Messages.queuedKilled(reason)), {
+          discard: true
+        }))
+      }
+      const worker = lane.worker
+      if (worker === undefined) {
+        Deferred.unsafeDone(lane.finished, Exit.void)
+        return
+      }
+      stopping.add(lane)
+      runFork(
+        Fiber.interrupt(worker).pipe(
+          Effect.zipRight(Effect.suspend(() => {
+            // A trigger taken but never reported (its fiber died before it could run) is still answered.
+            const lost = lane.running
+            lane.running = undefined
+            return lost === undefined ? Effect.void : report(lost, Code.fail, Messages.runningKilled(reason))
+          })),
+          Effect.ensuring(Effect.sync(() => {
+            stopping.delete(lane)
+            Deferred.unsafeDone(lane.finished, Exit.void)
+          }))
         )
-      })
+      )
+    }
 
-    const newLane = (
-      jobId: number,
-      handlerKey: string,
-      job: Job.Job<any>,
-      previous: Lane | undefined
-    ): Effect.Effect<Lane> =>
-      Effect.map(Deferred.make<void>(), (finished) => {
-        const lane: Lane = {
-          jobId,
-          handlerKey,
-          job,
-          queue: [],
-          queuedLogIds: new Set(),
-          running: undefined,
-          active: false,
-          worker: undefined,
-          stopReason: undefined,
-          idleSince: now(),
-          previous: previous?.finished,
-          finished
-        }
-        lanes.set(jobId, lane)
-        return lane
-      })
+    const newLane = (jobId: number, handlerKey: string, job: Job.Job<any>, previous: Lane | undefined): Lane => {
+      const lane: Lane = {
+        jobId,
+        handlerKey,
+        job,
+        queue: [],
+        queuedLogIds: new Set(),
+        running: undefined,
+        active: false,
+        worker: undefined,
+        stopReason: undefined,
+        idleSince: now(),
+        previous: previous?.finished,
+        finished: Deferred.unsafeMake<void>(FiberId.none)
+      }
+      lanes.set(jobId, lane)
+      return lane
+    }
 
     const resolveJob = (param: TriggerParam): { job: Job.Job<any>; key: string } | string => {
       const glueType = param.glueType
@@ -385,47 +389,51 @@ export const make = <R>(registry: Job.Registry<R>) =>
       return Messages.glueTypeNotValid(glueType)
     }
 
-    const trigger = (param: TriggerParam): Effect.Effect<Admission> =>
-      Effect.gen(function*() {
-        if (closed) return refused(Messages.shuttingDown)
-        const resolved = resolveJob(param)
-        if (typeof resolved === "string") return refused(resolved)
-        let lane = lanes.get(param.jobId)
-        let replaced: Lane | undefined
-        if (lane !== undefined && lane.handlerKey !== resolved.key) {
-          yield* stop(lane, Messages.changeHandler)
+    /** Decides a trigger's fate and changes the lanes accordingly, in one synchronous step. */
+    const admit = (param: TriggerParam): Admission => {
+      if (closed) return refused(Messages.shuttingDown)
+      const resolved = resolveJob(param)
+      if (typeof resolved === "string") return refused(resolved)
+      let lane = lanes.get(param.jobId)
+      let replaced: Lane | undefined
+      if (lane !== undefined && lane.handlerKey !== resolved.key) {
+        stop(lane, Messages.changeHandler)
+        replaced = lane
+        lane = undefined
+      }
+      const strategy = blockStrategies.has(param.executorBlockStrategy)
+        ? param.executorBlockStrategy
+        : "SERIAL_EXECUTION"
+      if (lane !== undefined && isBusy(lane)) {
+        if (strategy === "DISCARD_LATER") return refused(Messages.discardLater)
+        if (strategy === "COVER_EARLY") {
+          stop(lane, Messages.coverEarly)
           replaced = lane
           lane = undefined
         }
-        const strategy = blockStrategies.has(param.executorBlockStrategy)
-          ? param.executorBlockStrategy
-          : "SERIAL_EXECUTION"
-        if (lane !== undefined && isBusy(lane)) {
-          if (strategy === "DISCARD_LATER") return refused(Messages.discardLater)
-          if (strategy === "COVER_EARLY") {
-            yield* stop(lane, Messages.coverEarly)
-            replaced = lane
-            lane = undefined
-          }
+      }
+      if (lane !== undefined) {
+        if (lane.queuedLogIds.has(param.logId)) return refused(Messages.repeatTrigger(param.logId))
+        if (lane.queue.length >= settings.queueLimit) {
+          return refused(Messages.queueFull(param.jobId, settings.queueLimit))
         }
-        if (lane !== undefined) {
-          if (lane.queuedLogIds.has(param.logId)) return refused(Messages.repeatTrigger(param.logId))
-          if (lane.queue.length >= settings.queueLimit) {
-            return refused(Messages.queueFull(param.jobId, settings.queueLimit))
-          }
-        } else {
-          lane = yield* newLane(param.jobId, resolved.key, resolved.job, replaced)
-        }
-        lane.queue.push(param)
-        lane.queuedLogIds.add(param.logId)
-        startWorker(lane)
-        return accepted
-      })
+      } else {
+        lane = newLane(param.jobId, resolved.key, resolved.job, replaced)
+      }
+      lane.queue.push(param)
+      lane.queuedLogIds.add(param.logId)
+      startWorker(lane)
+      return accepted
+    }
+
+    const trigger = (param: TriggerParam): Effect.Effect<Admission> => Effect.sync(() => admit(param))
 
     const kill = (jobId: number) =>
-      Effect.suspend(() => {
+      Effect.sync(() => {
         const lane = lanes.get(jobId)
-        return lane === undefined ? Effect.succeed(false) : Effect.as(stop(lane, Messages.killedByAdmin), true)
+        if (lane === undefined) return false
+        stop(lane, Messages.killedByAdmin)
+        return true
       })
 
     const isIdle = (jobId: number) =>
@@ -480,8 +488,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
         }
         // Then Java's "web container destroy and kill the job." for whatever is left.
         const all = [...lanes.values(), ...stopping]
-        for (const lane of all) yield* stop(lane, Messages.shutdownKill)
+        for (const lane of all) stop(lane, Messages.shutdownKill)
         const ended = yield* Effect.forEach(all, (lane) => Deferred.await(lane.finished), { discard: true }).pipe(
+          Effect.zipRight(FiberSet.awaitEmpty(answering)),
           Effect.timeout(stopGrace),
           Effect.isSuccess
         )

@@ -78,3 +78,40 @@ describe("limits", () => {
       assert.deepStrictEqual(yield* admin.beat, { code: 200, msg: "Success" })
     }).pipe(Effect.provide(MockAdmin.layer(jobs))))
 })
+
+describe("concurrent triggers for one job", () => {
+  let running = 0
+  let overlaps = 0
+  const Exclusive = Job.make({
+    name: "exclusive",
+    run: Effect.gen(function*() {
+      if (running > 0) overlaps++
+      running++
+      yield* Effect.sleep(Duration.millis(20)).pipe(Effect.ensuring(Effect.sync(() => running--)))
+    })
+  })
+
+  it.live("many COVER_EARLY and SERIAL triggers at once, with a durable outbox: one run at a time, one result each", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      const triggered = yield* Effect.forEach(
+        Array.from({ length: 60 }, (_, i) => i + 1),
+        (logId) =>
+          admin.trigger({
+            handler: "exclusive",
+            jobId: 1,
+            logId,
+            blockStrategy: logId % 3 === 0 ? "SERIAL_EXECUTION" : "COVER_EARLY"
+          }),
+        { concurrency: "unbounded" }
+      )
+      const accepted = triggered.filter((t) => t.reply.code === 200).map((t) => t.logId)
+      assert.strictEqual(accepted.length, 60)
+      yield* Effect.forEach(accepted, (logId) => admin.result(logId, "10 seconds"), { concurrency: "unbounded" })
+      const counts = new Map<number, number>()
+      for (const c of yield* admin.callbacks) counts.set(c.logId, (counts.get(c.logId) ?? 0) + 1)
+      assert.deepStrictEqual([...counts.keys()].sort((a, b) => a - b), accepted.sort((a, b) => a - b))
+      assert.isTrue([...counts.values()].every((n) => n === 1))
+      assert.strictEqual(overlaps, 0)
+    }).pipe(Effect.provide(MockAdmin.layerHttp(Job.registry(Exclusive)))))
+})
