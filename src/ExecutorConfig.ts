@@ -166,6 +166,26 @@ export const defaults = {
   protocol: "classic" as Protocol
 } as const
 
+/** The integer options: their allowed range (defaults above). */
+const integerRanges = {
+  port: [0, 65535],
+  logRetentionDays: [-1, 36500],
+  registryIntervalSeconds: [1, 3600],
+  adminTimeoutSeconds: [1, 600],
+  queueLimit: [1, 10_000_000],
+  laneIdleSeconds: [1, 86400],
+  callbackBatchSize: [1, 10_000],
+  callbackMaxAgeHours: [1, 24 * 365],
+  callbackMaxItems: [1, 100_000_000],
+  maxBodyBytes: [1024, 1 << 30],
+  shutdownGraceSeconds: [0, 3600],
+  requestTimeoutSeconds: [1, 600],
+  maxConcurrentRuns: [0, 10_000_000],
+  maxRunLogBytes: [1024, 2 ** 40]
+} as const satisfies Partial<Record<keyof Options, readonly [number, number]>>
+
+type IntegerKey = keyof typeof integerRanges
+
 /**
  * A setting that cannot be used. `setting` is the environment variable when the value came from the
  * environment, else the option's name.
@@ -186,12 +206,20 @@ type Key = keyof Options
 
 const invalid = (setting: string, problem: string) => Effect.fail(new ExecutorConfigError({ setting, problem }))
 
-const checkInt = (setting: string, value: number | undefined, min: number, max: number, fallback: number) =>
-  value === undefined
-    ? Effect.succeed(fallback)
-    : Number.isInteger(value) && value >= min && value <= max
-    ? Effect.succeed(value)
-    : invalid(setting, `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`)
+/** Every integer option, checked against its range, or its default. */
+const checkIntegers = (options: Options, label: (key: Key) => string) =>
+  Effect.gen(function*() {
+    const values = {} as Record<IntegerKey, number>
+    for (const key of Object.keys(integerRanges) as Array<IntegerKey>) {
+      const [min, max] = integerRanges[key]
+      const value = options[key]
+      if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) {
+        return yield* invalid(label(key), `expected an integer from ${min} to ${max}, got ${JSON.stringify(value)}`)
+      }
+      values[key] = value ?? defaults[key]
+    }
+    return values
+  })
 
 const checkUrl = (setting: string, value: string) => {
   try {
@@ -241,88 +269,29 @@ const resolve = (options: Options, label: (key: Key) => string) =>
       return yield* invalid(label("protocol"), `expected "classic" or "3.5", got ${JSON.stringify(protocol)}`)
     }
     const token = options.accessToken
+    const n = yield* checkIntegers(options, label)
     return {
       adminAddresses,
       accessToken: Redacted.isRedacted(token) ? token : Redacted.make((token ?? "").trim()),
       appName,
       address,
       ip: blankToUndefined(options.ip),
-      port: yield* checkInt(label("port"), options.port, 0, 65535, defaults.port),
+      port: n.port,
       host: blankToUndefined(options.host) ?? defaults.host,
       logPath: blankToUndefined(options.logPath) ?? defaults.logPath,
-      logRetentionDays: yield* checkInt(
-        label("logRetentionDays"),
-        options.logRetentionDays,
-        -1,
-        36500,
-        defaults.logRetentionDays
-      ),
-      registryInterval: Duration.seconds(
-        yield* checkInt(label("registryIntervalSeconds"), options.registryIntervalSeconds, 1, 3600, 30)
-      ),
-      adminTimeout: Duration.seconds(
-        yield* checkInt(label("adminTimeoutSeconds"), options.adminTimeoutSeconds, 1, 600, 3)
-      ),
-      queueLimit: yield* checkInt(label("queueLimit"), options.queueLimit, 1, 10_000_000, defaults.queueLimit),
-      laneIdleTimeout: Duration.seconds(
-        yield* checkInt(label("laneIdleSeconds"), options.laneIdleSeconds, 1, 86400, defaults.laneIdleSeconds)
-      ),
-      callbackBatchSize: yield* checkInt(
-        label("callbackBatchSize"),
-        options.callbackBatchSize,
-        1,
-        10_000,
-        defaults.callbackBatchSize
-      ),
-      callbackMaxAge: Duration.hours(
-        yield* checkInt(
-          label("callbackMaxAgeHours"),
-          options.callbackMaxAgeHours,
-          1,
-          24 * 365,
-          defaults.callbackMaxAgeHours
-        )
-      ),
-      callbackMaxItems: yield* checkInt(
-        label("callbackMaxItems"),
-        options.callbackMaxItems,
-        1,
-        100_000_000,
-        defaults.callbackMaxItems
-      ),
-      maxBodyBytes: yield* checkInt(label("maxBodyBytes"), options.maxBodyBytes, 1024, 1 << 30, defaults.maxBodyBytes),
-      shutdownGrace: Duration.seconds(
-        yield* checkInt(
-          label("shutdownGraceSeconds"),
-          options.shutdownGraceSeconds,
-          0,
-          3600,
-          defaults.shutdownGraceSeconds
-        )
-      ),
-      requestTimeout: Duration.seconds(
-        yield* checkInt(
-          label("requestTimeoutSeconds"),
-          options.requestTimeoutSeconds,
-          1,
-          600,
-          defaults.requestTimeoutSeconds
-        )
-      ),
-      maxConcurrentRuns: yield* checkInt(
-        label("maxConcurrentRuns"),
-        options.maxConcurrentRuns,
-        0,
-        10_000_000,
-        defaults.maxConcurrentRuns
-      ),
-      maxRunLogBytes: yield* checkInt(
-        label("maxRunLogBytes"),
-        options.maxRunLogBytes,
-        1024,
-        2 ** 40,
-        defaults.maxRunLogBytes
-      ),
+      logRetentionDays: n.logRetentionDays,
+      registryInterval: Duration.seconds(n.registryIntervalSeconds),
+      adminTimeout: Duration.seconds(n.adminTimeoutSeconds),
+      queueLimit: n.queueLimit,
+      laneIdleTimeout: Duration.seconds(n.laneIdleSeconds),
+      callbackBatchSize: n.callbackBatchSize,
+      callbackMaxAge: Duration.hours(n.callbackMaxAgeHours),
+      callbackMaxItems: n.callbackMaxItems,
+      maxBodyBytes: n.maxBodyBytes,
+      shutdownGrace: Duration.seconds(n.shutdownGraceSeconds),
+      requestTimeout: Duration.seconds(n.requestTimeoutSeconds),
+      maxConcurrentRuns: n.maxConcurrentRuns,
+      maxRunLogBytes: n.maxRunLogBytes,
       protocol
     } satisfies Settings
   })
@@ -336,22 +305,7 @@ const resolve = (options: Options, label: (key: Key) => string) =>
 export const make = (options: Options = {}): Effect.Effect<Settings, ExecutorConfigError> =>
   resolve(options, (key) => key)
 
-const numericKeys = [
-  "port",
-  "logRetentionDays",
-  "registryIntervalSeconds",
-  "adminTimeoutSeconds",
-  "queueLimit",
-  "laneIdleSeconds",
-  "callbackBatchSize",
-  "callbackMaxAgeHours",
-  "callbackMaxItems",
-  "maxBodyBytes",
-  "shutdownGraceSeconds",
-  "requestTimeoutSeconds",
-  "maxConcurrentRuns",
-  "maxRunLogBytes"
-] as const satisfies ReadonlyArray<Key>
+const numericKeys = Object.keys(integerRanges) as ReadonlyArray<Key>
 
 /**
  * Settings from the environment (through Effect's `ConfigProvider`, so tests can supply a map), over the
@@ -373,7 +327,7 @@ export const fromEnv = (options: Options = {}): Effect.Effect<Settings, Executor
         continue
       }
       const value = raw.value.trim()
-      if ((numericKeys as ReadonlyArray<Key>).includes(key)) {
+      if (numericKeys.includes(key)) {
         const number = Number(value)
         if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(number)) {
           return yield* invalid(name, `expected an integer, got ${JSON.stringify(value)}`)
