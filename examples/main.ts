@@ -51,7 +51,8 @@ const demoRound = (admin: MockAdmin.Service) => {
 }
 
 const withMockAdmin = Layer.scopedDiscard(Effect.gen(function*() {
-  const admin = yield* MockAdmin.serve()
+  // LogIds from the clock: this admin forgets its runs when it stops, and the log files stay.
+  const admin = yield* MockAdmin.serve({ firstLogId: Math.floor(Date.now() / 1000) })
   console.log(`No XXL_JOB_ADMIN_ADDRESSES set: using an embedded mock admin at ${admin.url}`)
   const executor = Executor.layer(jobs).pipe(
     Layer.provide(ExecutorConfig.layerFromEnv({

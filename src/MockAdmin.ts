@@ -27,6 +27,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs"
 import { createServer } from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -187,12 +188,13 @@ const makeService = (
   recorder: Recorder,
   transport: Transport,
   url: string | undefined,
-  protocol: Wire.Protocol
+  protocol: Wire.Protocol,
+  firstLogId = 1
 ): Service => {
   // The 3.5 admin triggers at /trigger and sends logDateTime in /log; released admins use /run, logDateTim.
   const triggerPath = protocol === "3.5" ? "/trigger" : "/run"
   const logDateField = protocol === "3.5" ? "logDateTime" : "logDateTim"
-  let nextLogId = 1
+  let nextLogId = firstLogId
   let nextJobId = 1
   const jobIds = new Map<string, number>()
   const triggerTimes = new Map<number, number>()
@@ -355,6 +357,11 @@ export interface ServeOptions {
   readonly accessToken?: string | undefined
   /** The wire the admin speaks: `"classic"` (2.2 to 3.4, default) or `"3.5"`. */
   readonly protocol?: Wire.Protocol | undefined
+  /**
+   * The first logId it hands out (default 1). A real admin's logIds never repeat; an admin that restarts
+   * with files from its earlier runs around can start from the clock (`Math.floor(Date.now() / 1000)`).
+   */
+  readonly firstLogId?: number | undefined
 }
 
 const adminReply = (reply: Wire.Reply) => HttpServerResponse.unsafeJson(reply)
@@ -432,7 +439,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeE
             : new MockAdminError({ message: `executor call ${path} failed: ${error}` })
         )
       )
-    return makeService(recorder, transport, url, options.protocol ?? "classic")
+    return makeService(recorder, transport, url, options.protocol ?? "classic", options.firstLogId)
   })
 
 /**
@@ -460,6 +467,11 @@ export const layerHttp = <R>(
   R
 > =>
   Layer.unwrapScoped(Effect.gen(function*() {
+    // Run logs in a fresh temp dir of this layer's own (removed after), unless the options name one.
+    const logPath = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-xxl-job-mock-"))),
+      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+    )
     const admin = yield* serve({
       accessToken: options.accessToken as string | undefined,
       protocol: options.protocol,
@@ -471,7 +483,7 @@ export const layerHttp = <R>(
         ip: "127.0.0.1",
         host: "127.0.0.1",
         port: 0,
-        logPath: Path.join(Os.tmpdir(), "effect-xxl-job-mock-admin"),
+        logPath,
         ...options,
         adminAddresses: admin.url
       }))
