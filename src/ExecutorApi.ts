@@ -78,12 +78,16 @@ const jsonObject = (body: string): Either.Either<unknown, string> => {
   return Either.right(value)
 }
 
-const decodeBody = <A, I>(schema: Schema.Schema<A, I>, body: string): Either.Either<A, string> =>
-  Either.flatMap(jsonObject(body), (json) =>
-    Either.mapLeft(
-      Schema.decodeUnknownEither(schema)(json),
-      Wire.describeParseError
-    ))
+/** A body decoder: parsed JSON in, the value or what is wrong with it out. */
+type Decoder<A> = (json: unknown) => Either.Either<A, string>
+
+const withSchema = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> => {
+  const decode = Schema.decodeUnknownEither(schema)
+  return (json) => Either.mapLeft(decode(json), Wire.describeParseError)
+}
+
+const decodeJobId = withSchema(Wire.JobIdParam)
+const decodeLog = withSchema(Wire.LogParam)
 
 /**
  * @since 1.0.0
@@ -111,12 +115,12 @@ export const make = Effect.gen(function*() {
     return givenToken !== undefined && sameSecret(tokenDigest, givenToken) ? undefined : Messages.accessTokenWrong
   }
 
-  const withBody = <A, I>(
-    schema: Schema.Schema<A, I>,
+  const withBody = <A>(
+    decode: Decoder<A>,
     body: string,
     use: (value: A) => Effect.Effect<Wire.Reply>
   ): Effect.Effect<Wire.Reply> => {
-    const decoded = decodeBody(schema, body)
+    const decoded = Either.flatMap(jsonObject(body), decode)
     return Either.isLeft(decoded)
       ? Effect.succeed(Wire.failure(Messages.requestError(decoded.left)))
       : use(decoded.right)
@@ -143,22 +147,22 @@ export const make = Effect.gen(function*() {
         return Effect.succeed(Wire.success())
       case "/idleBeat":
         return withBody(
-          Wire.JobIdParam,
+          decodeJobId,
           body,
           ({ jobId }) =>
             Effect.map(lanes.isIdle(jobId), (idle) => idle ? Wire.success() : Wire.failure(Messages.jobBusy))
         )
       case "/run":
       case "/trigger":
-        return withBody(Wire.TriggerParam, body, run)
+        return withBody(Wire.decodeTrigger, body, run)
       case "/kill":
-        return withBody(Wire.JobIdParam, body, ({ jobId }) =>
+        return withBody(decodeJobId, body, ({ jobId }) =>
           Effect.map(lanes.kill(jobId), (killed) =>
             killed
               ? Wire.success()
               : Wire.reply(Wire.Code.success, Messages.alreadyKilled, Messages.alreadyKilled)))
       default:
-        return withBody(Wire.LogParam, body, (param) =>
+        return withBody(decodeLog, body, (param) =>
           Effect.map(
             jobLog.read({ logId: param.logId, logDateTime: param.triggerTime }, param.fromLineNum),
             (page) =>

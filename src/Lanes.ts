@@ -198,7 +198,11 @@ export const make = <R>(registry: Job.Registry<R>) =>
 
     const report = (trigger: TriggerParam, code: number, msg: string | undefined) =>
       outbox.offer(
-        new CallbackItem({ logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: code, handleMsg: msg })
+        // Built from a decoded trigger and our own result: no need to validate again.
+        new CallbackItem(
+          { logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: code, handleMsg: msg },
+          true
+        )
       )
 
     const clock = yield* Effect.clock

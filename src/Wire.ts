@@ -7,6 +7,7 @@
  *
  * @since 1.0.0
  */
+import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
@@ -337,4 +338,59 @@ export const describeParseError = (error: ParseResult.ParseError): string => {
     if (!problems.has(path)) problems.set(path, issue.message)
   }
   return [...problems].map(([path, message]) => path === "" ? message : `${path}: ${message}`).join("; ")
+}
+
+const isInt32 = (value: unknown): value is number =>
+  typeof value === "number" && Number.isInteger(value) && value >= -2147483648 && value <= 2147483647
+const isSafeInt = (value: unknown): value is number => typeof value === "number" && Number.isSafeInteger(value)
+const isDate = (value: unknown): value is number => isSafeInt(value) && value >= -8.64e15 && value <= 8.64e15
+const absent = (value: unknown): value is null | undefined => value === undefined || value === null
+const intOr = (value: unknown, fallback: number) => absent(value) ? fallback : value as number
+const textOr = (value: unknown, fallback: string) => absent(value) ? fallback : value as string
+
+const decodeTriggerSchema = Schema.decodeUnknownEither(TriggerParam)
+
+/**
+ * Decodes a `/run` body (already parsed JSON). What admins send (plain numbers and strings) takes a fast path
+ * that checks each field's type by hand; anything else (numeric strings, wrong types) goes through the Schema,
+ * which accepts what Gson accepts and explains what it refuses. Both give the same `TriggerParam`.
+ *
+ * @since 1.0.0
+ * @category decoding
+ */
+export const decodeTrigger = (json: unknown): Either.Either<TriggerParam, string> => {
+  if (typeof json === "object" && json !== null && !Array.isArray(json)) {
+    const o = json as Record<string, unknown>
+    const typical = (absent(o.jobId) || isInt32(o.jobId)) &&
+      (absent(o.executorHandler) || typeof o.executorHandler === "string") &&
+      (absent(o.executorParams) || typeof o.executorParams === "string") &&
+      (absent(o.executorBlockStrategy) || typeof o.executorBlockStrategy === "string") &&
+      (absent(o.executorTimeout) || isInt32(o.executorTimeout)) &&
+      (absent(o.logId) || isSafeInt(o.logId)) &&
+      (absent(o.logDateTime) || isDate(o.logDateTime)) &&
+      (absent(o.glueType) || typeof o.glueType === "string") &&
+      (absent(o.glueSource) || typeof o.glueSource === "string") &&
+      (absent(o.glueUpdatetime) || isSafeInt(o.glueUpdatetime)) &&
+      (absent(o.broadcastIndex) || isInt32(o.broadcastIndex)) &&
+      (absent(o.broadcastTotal) || isInt32(o.broadcastTotal))
+    if (typical) {
+      return Either.right(
+        new TriggerParam({
+          jobId: intOr(o.jobId, 0),
+          executorHandler: textOr(o.executorHandler, ""),
+          executorParams: textOr(o.executorParams, ""),
+          executorBlockStrategy: textOr(o.executorBlockStrategy, "SERIAL_EXECUTION"),
+          executorTimeout: intOr(o.executorTimeout, 0),
+          logId: intOr(o.logId, 0),
+          logDateTime: intOr(o.logDateTime, 0),
+          ...(absent(o.glueType) ? {} : { glueType: o.glueType as string }),
+          glueSource: textOr(o.glueSource, ""),
+          glueUpdatetime: intOr(o.glueUpdatetime, 0),
+          broadcastIndex: intOr(o.broadcastIndex, 0),
+          broadcastTotal: intOr(o.broadcastTotal, 1)
+        }, true)
+      )
+    }
+  }
+  return Either.mapLeft(decodeTriggerSchema(json), describeParseError)
 }

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Either, Schema } from "effect"
+import { Arbitrary, Either, FastCheck as fc, Schema } from "effect"
 import { Wire } from "../src/index.js"
 
 const decode = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknownEither(schema)
@@ -81,5 +81,27 @@ describe("Wire", () => {
       assert.deepStrictEqual(read(JSON.parse(JSON.stringify(Wire.encodeCallbackBody([item], protocol)))), [item])
     }
     assert.deepStrictEqual(read([{ logId: 7, logDateTim: 99, executeResult: { code: 500, msg: "boom" } }]), [item])
+  })
+
+  it("decodeTrigger's fast path and the Schema agree on every input, typical or not", () => {
+    const decodeSchema = Schema.decodeUnknownEither(Wire.TriggerParam)
+    const inputs = fc.oneof(
+      Arbitrary.make(Schema.encodedSchema(Wire.TriggerParam)),
+      Arbitrary.make(Wire.TriggerParam).map((t) => ({ ...t })),
+      fc.dictionary(
+        fc.constantFrom("jobId", "logId", "logDateTime", "executorHandler", "broadcastTotal", "glueType"),
+        fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null), fc.boolean())
+      )
+    )
+    // Bodies arrive as JSON: what JSON cannot carry (undefined, NaN) is gone before decoding.
+    fc.assert(
+      fc.property(inputs.map((value) => JSON.parse(JSON.stringify(value))), (json) => {
+        const fast = Wire.decodeTrigger(json)
+        const slow = decodeSchema(json)
+        assert.strictEqual(Either.isRight(fast), Either.isRight(slow))
+        if (Either.isRight(fast) && Either.isRight(slow)) assert.deepStrictEqual({ ...fast.right }, { ...slow.right })
+      }),
+      { numRuns: 3000 }
+    )
   })
 })
