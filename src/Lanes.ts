@@ -136,8 +136,11 @@ const resultOf = (
     }
     if (error instanceof Job.JobFailed || error instanceof Job.JobParamsError) {
       const code = error instanceof Job.JobFailed && error.code !== undefined ? error.code : Code.fail
-      const msg = Messages.cutResult(error.message)
-      return { code, msg, log: [Messages.logEnd(code, msg)] }
+      // Java: a result code of 0 or less leaves the admin's log "running"; it reports 500 instead.
+      const [finalCode, msg] = code > 0
+        ? [code, Messages.cutResult(error.message)]
+        : [Code.fail, Messages.resultLost]
+      return { code: finalCode, msg, log: [Messages.logEnd(finalCode, msg)] }
     }
   }
   if (Cause.isInterruptedOnly(cause)) {

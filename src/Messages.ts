@@ -89,8 +89,6 @@ export const logException = (trace: string) =>
 export const logCallbackFinish = "<br>----------- xxl-job job callback finish."
 /** @since 1.0.0 */
 export const logCallbackFail = (detail: string) => `<br>----------- xxl-job job callback fail, callbackResult:${detail}`
-/** @since 1.0.0 */
-export const logCallbackError = (detail: string) => `<br>----------- xxl-job job callback error, errorMsg:${detail}`
 
 /** `/log` for a run whose log does not exist. @since 1.0.0 */
 export const logFileNotExists = "readLog fail, logFile not exists"

@@ -37,7 +37,6 @@ import { ExecutorApi } from "./ExecutorApi.js"
 import * as ExecutorConfig from "./ExecutorConfig.js"
 import type * as Job from "./Job.js"
 import * as JobLog from "./JobLog.js"
-import * as JobLogFile from "./JobLogFile.js"
 import type * as Lanes from "./Lanes.js"
 import type * as Outbox from "./Outbox.js"
 import * as OutboxStore from "./OutboxStore.js"
@@ -284,17 +283,6 @@ const recordingClient = (recorder: Recorder) =>
   })
 
 /**
- * Options of a mock admin with its executor.
- *
- * @since 1.0.0
- * @category models
- */
-export interface Options extends ExecutorConfig.Options {
-  /** Where run logs go: in memory (default) or in files under `logPath`. */
-  readonly logs?: "memory" | "file" | undefined
-}
-
-/**
  * An executor for `jobs` and a mock admin driving it in process: no sockets, same endpoints. The executor's
  * lanes and outbox are provided too, for tests that look inside.
  *
@@ -303,7 +291,7 @@ export interface Options extends ExecutorConfig.Options {
  */
 export const layer = <R>(
   jobs: Job.Registry<R>,
-  options: Options = {}
+  options: ExecutorConfig.Options = {}
 ): Layer.Layer<
   MockAdmin | ExecutorApi | Lanes.Lanes | Outbox.Outbox | ExecutorConfig.ExecutorConfig,
   ExecutorConfig.ExecutorConfigError,
@@ -312,7 +300,6 @@ export const layer = <R>(
   // Built afresh each time the layer is: every test gets an admin of its own.
   Layer.suspend(() => {
     const recorder = makeRecorder()
-    const logs = options.logs === "file" ? JobLogFile.layer : JobLog.layerMemory
     return Layer.effect(
       MockAdmin,
       Effect.gen(function*() {
@@ -330,7 +317,8 @@ export const layer = <R>(
     ).pipe(
       Layer.provideMerge(Executor.layerCore(jobs)),
       Layer.provide(Layer.succeed(AdminClient, recordingClient(recorder))),
-      Layer.provide(logs),
+      // In process, run logs and results stay in memory: nothing outlives the test.
+      Layer.provide(JobLog.layerMemory),
       Layer.provide(OutboxStore.layerMemory),
       Layer.provideMerge(ExecutorConfig.layer({ appName: "mock-executor", ...options }))
     )

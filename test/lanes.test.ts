@@ -48,6 +48,7 @@ const Throws = Job.make({
     throw new Error("kaboom")
   })
 })
+const NoCode = Job.make({ name: "noCode", run: Effect.fail(new Job.JobFailed({ message: "x", code: 0 })) })
 const Rejects = Job.make({ name: "rejects", run: Effect.promise(() => Promise.reject(new Error("rejected promise"))) })
 const Typed = Job.make({
   name: "typed",
@@ -55,7 +56,7 @@ const Typed = Job.make({
   run: ({ n }) => Effect.succeed(`n=${n}`)
 })
 
-const jobs = Job.registry(Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed)
+const jobs = Job.registry(Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed, NoCode)
 const TestEnv = MockAdmin.layer(jobs, { queueLimit: 3, laneIdleSeconds: 60 })
 
 const reset = Effect.sync(() => {
@@ -198,8 +199,8 @@ describe("lanes", () => {
         500,
         "change jobhandler or glue type, and terminate the old job thread. [job running, killed]"
       ])
-      assert.deepStrictEqual(yield* admin.result(51), (yield* admin.callbacks).find((c) => c.logId === 51))
       assert.strictEqual((yield* admin.result(51)).handleMsg, "other ran")
+      assert.deepStrictEqual((yield* admin.callbacks).map((c) => c.logId).sort(), [50, 51])
     }).pipe(Effect.provide(TestEnv)))
 
   it.effect("a full queue and a repeated logId are refused with clear messages", () =>
@@ -264,6 +265,8 @@ describe("lanes", () => {
       const bad = yield* admin.run({ handler: "typed", params: "{\"n\":1.5}" })
       assert.strictEqual(bad.result.handleCode, 500)
       assert.match(bad.result.handleMsg ?? "", /^job params invalid: /)
+      const noCode = yield* admin.run({ handler: "noCode" })
+      assert.deepStrictEqual([noCode.result.handleCode, noCode.result.handleMsg], [500, "job handle result lost."])
       const good = yield* admin.run({ handler: "typed", params: "{\"n\":2}" })
       assert.strictEqual(good.result.handleMsg, "n=2")
     }).pipe(Effect.provide(TestEnv)))
