@@ -116,48 +116,54 @@ const trigger = (address: string, logId: number, handler: string, params: string
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-proc-"))
 
+/** A test with a loopback admin of its own, closed after. */
+const withAdmin = (test: (admin: Awaited<ReturnType<typeof startAdmin>>) => Promise<void>) =>
+  Effect.promise(async () => {
+    const admin = await startAdmin()
+    try {
+      await test(admin)
+    } finally {
+      admin.close()
+    }
+  })
+
 describe("executor process", () => {
   it.live(
     "admin outage, then SIGKILL with results undelivered, then a restart: every result is delivered",
     () =>
-      Effect.promise(async () => {
-        const admin = await startAdmin()
+      withAdmin(async (admin) => {
         const logPath = tempDir()
-        try {
-          // Outage: the admin refuses callbacks while triggers keep coming.
-          admin.accept.value = false
-          const first = await startExecutor(admin, logPath)
-          const triggered: Array<number> = []
-          for (let logId = 1; logId <= 20; logId++) {
-            assert.strictEqual((await trigger(first.address, logId, "echo", `r${logId}`)).code, 200)
-            triggered.push(logId)
-          }
-          await waitFor("callbacks to be refused", () => admin.attempts.value >= 1)
-          // Recovery without a restart: the admin comes back, the executor delivers on its next retry.
-          admin.accept.value = true
-          await waitFor("delivery after the outage", () => admin.delivered.size === 20)
-          // Down again; more results; the process is killed without a chance to flush.
-          admin.accept.value = false
-          for (let logId = 21; logId <= 40; logId++) {
-            assert.strictEqual((await trigger(first.address, logId, "echo", `r${logId}`)).code, 200)
-            triggered.push(logId)
-          }
-          const attempts = admin.attempts.value
-          await waitFor("the new results to be tried", () => admin.attempts.value > attempts)
-          first.child.kill("SIGKILL")
-          await first.exited
-          assert.strictEqual(admin.delivered.size, 20)
-          // A new process on the same log path sends what the killed one left.
-          admin.accept.value = true
-          const second = await startExecutor(admin, logPath)
-          await waitFor("the killed process's results", () => admin.delivered.size === 40)
-          assert.deepStrictEqual([...admin.delivered.keys()].sort((a, b) => a - b), triggered)
-          for (const logId of triggered) assert.deepStrictEqual(admin.delivered.get(logId)?.handleMsg, `r${logId}`)
-          second.child.kill("SIGTERM")
-          assert.strictEqual(await second.exited, 0)
-        } finally {
-          admin.close()
+        // Outage: the admin refuses callbacks while triggers keep coming.
+        admin.accept.value = false
+        const first = await startExecutor(admin, logPath)
+        const triggered: Array<number> = []
+        for (let logId = 1; logId <= 20; logId++) {
+          assert.strictEqual((await trigger(first.address, logId, "echo", `r${logId}`)).code, 200)
+          triggered.push(logId)
         }
+        await waitFor("callbacks to be refused", () => admin.attempts.value >= 1)
+        // Recovery without a restart: the admin comes back, the executor delivers on its next retry.
+        admin.accept.value = true
+        await waitFor("delivery after the outage", () => admin.delivered.size === 20)
+        // Down again; more results; the process is killed without a chance to flush.
+        admin.accept.value = false
+        for (let logId = 21; logId <= 40; logId++) {
+          assert.strictEqual((await trigger(first.address, logId, "echo", `r${logId}`)).code, 200)
+          triggered.push(logId)
+        }
+        const attempts = admin.attempts.value
+        await waitFor("the new results to be tried", () => admin.attempts.value > attempts)
+        first.child.kill("SIGKILL")
+        await first.exited
+        assert.strictEqual(admin.delivered.size, 20)
+        // A new process on the same log path sends what the killed one left.
+        admin.accept.value = true
+        const second = await startExecutor(admin, logPath)
+        await waitFor("the killed process's results", () => admin.delivered.size === 40)
+        assert.deepStrictEqual([...admin.delivered.keys()].sort((a, b) => a - b), triggered)
+        for (const logId of triggered) assert.deepStrictEqual(admin.delivered.get(logId)?.handleMsg, `r${logId}`)
+        second.child.kill("SIGTERM")
+        assert.strictEqual(await second.exited, 0)
       }),
     60_000
   )
@@ -165,30 +171,25 @@ describe("executor process", () => {
   it.live(
     "a second signal ends a long drain at once; the results the outbox held are sent at the next start",
     () =>
-      Effect.promise(async () => {
-        const admin = await startAdmin()
+      withAdmin(async (admin) => {
         const logPath = tempDir()
-        try {
-          admin.accept.value = false
-          const first = await startExecutor(admin, logPath, "60")
-          assert.strictEqual((await trigger(first.address, 1, "echo", "kept")).code, 200)
-          assert.strictEqual((await trigger(first.address, 2, "sleep", "60000")).code, 200)
-          await waitFor("the result to be tried", () => admin.attempts.value >= 1)
-          first.child.kill("SIGTERM")
-          await new Promise((r) => setTimeout(r, 300))
-          const started = Date.now()
-          first.child.kill("SIGTERM")
-          await first.exited
-          assert.isBelow(Date.now() - started, 2000)
-          admin.accept.value = true
-          const second = await startExecutor(admin, logPath)
-          await waitFor("the kept result", () => admin.delivered.has(1))
-          assert.deepStrictEqual(admin.delivered.get(1), { handleCode: 200, handleMsg: "kept" })
-          second.child.kill("SIGTERM")
-          await second.exited
-        } finally {
-          admin.close()
-        }
+        admin.accept.value = false
+        const first = await startExecutor(admin, logPath, "60")
+        assert.strictEqual((await trigger(first.address, 1, "echo", "kept")).code, 200)
+        assert.strictEqual((await trigger(first.address, 2, "sleep", "60000")).code, 200)
+        await waitFor("the result to be tried", () => admin.attempts.value >= 1)
+        first.child.kill("SIGTERM")
+        await new Promise((r) => setTimeout(r, 300))
+        const started = Date.now()
+        first.child.kill("SIGTERM")
+        await first.exited
+        assert.isBelow(Date.now() - started, 2000)
+        admin.accept.value = true
+        const second = await startExecutor(admin, logPath)
+        await waitFor("the kept result", () => admin.delivered.has(1))
+        assert.deepStrictEqual(admin.delivered.get(1), { handleCode: 200, handleMsg: "kept" })
+        second.child.kill("SIGTERM")
+        await second.exited
       }),
     30_000
   )
@@ -196,33 +197,28 @@ describe("executor process", () => {
   it.live(
     "SIGTERM drains: runs finish in the grace period or are killed, queued ones reported, before exit",
     () =>
-      Effect.promise(async () => {
-        const admin = await startAdmin()
-        try {
-          const executor = await startExecutor(admin, tempDir(), "1")
-          assert.strictEqual((await trigger(executor.address, 1, "sleep", "300", 7)).code, 200)
-          assert.strictEqual((await trigger(executor.address, 2, "sleep", "60000", 8)).code, 200)
-          assert.strictEqual((await trigger(executor.address, 3, "sleep", "60000", 8)).code, 200)
-          await new Promise((r) => setTimeout(r, 100))
-          const started = Date.now()
-          executor.child.kill("SIGTERM")
-          const code = await executor.exited
-          const elapsed = Date.now() - started
-          assert.strictEqual(code, 0, executor.output())
-          assert.isBelow(elapsed, 8000)
-          assert.deepStrictEqual(admin.removed, [executor.address])
-          assert.deepStrictEqual(admin.delivered.get(1), { handleCode: 200, handleMsg: "slept 300" })
-          assert.deepStrictEqual(admin.delivered.get(2), {
-            handleCode: 500,
-            handleMsg: "web container destroy and kill the job. [job running, killed]"
-          })
-          assert.deepStrictEqual(admin.delivered.get(3), {
-            handleCode: 500,
-            handleMsg: "web container destroy and kill the job. [job not executed, in the job queue, killed.]"
-          })
-        } finally {
-          admin.close()
-        }
+      withAdmin(async (admin) => {
+        const executor = await startExecutor(admin, tempDir(), "1")
+        assert.strictEqual((await trigger(executor.address, 1, "sleep", "300", 7)).code, 200)
+        assert.strictEqual((await trigger(executor.address, 2, "sleep", "60000", 8)).code, 200)
+        assert.strictEqual((await trigger(executor.address, 3, "sleep", "60000", 8)).code, 200)
+        await new Promise((r) => setTimeout(r, 100))
+        const started = Date.now()
+        executor.child.kill("SIGTERM")
+        const code = await executor.exited
+        const elapsed = Date.now() - started
+        assert.strictEqual(code, 0, executor.output())
+        assert.isBelow(elapsed, 8000)
+        assert.deepStrictEqual(admin.removed, [executor.address])
+        assert.deepStrictEqual(admin.delivered.get(1), { handleCode: 200, handleMsg: "slept 300" })
+        assert.deepStrictEqual(admin.delivered.get(2), {
+          handleCode: 500,
+          handleMsg: "web container destroy and kill the job. [job running, killed]"
+        })
+        assert.deepStrictEqual(admin.delivered.get(3), {
+          handleCode: 500,
+          handleMsg: "web container destroy and kill the job. [job not executed, in the job queue, killed.]"
+        })
       }),
     30_000
   )
