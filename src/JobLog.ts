@@ -43,7 +43,7 @@ export interface Writer {
 export interface Store {
   /** A writer for a run; closing the scope flushes it. */
   readonly writer: (key: LogKey) => Effect.Effect<Writer, never, Scope.Scope>
-  /** Appends one entry to a run's log outside the run (e.g. the callback marker). */
+  /** Appends one entry to a run's log outside the run (e.g. the callback marker); a later `read` sees it. */
   readonly append: (key: LogKey, entry: string) => Effect.Effect<void>
   /** A page of a run's log from line `fromLineNum` (1-based) on, as `/log` answers it. */
   readonly read: (key: LogKey, fromLineNum: number) => Effect.Effect<LogResult>
@@ -106,20 +106,36 @@ export const notFound = (fromLineNum: number): LogResult =>
   new LogResult({ fromLineNum, toLineNum: 0, logContent: Messages.logFileNotExists, isEnd: true })
 
 /**
- * A page of a log held as lines: lines `fromLineNum..` (1-based; 0 or less means from the start), each
- * newline-terminated. `toLineNum` is the number of the last line returned, or the line count when there is
- * nothing new (Java ≤3.2), so the admin sees `fromLineNum > toLineNum` and waits for more. `isEnd` is always
- * false: the admin decides the end from the run's result, and a running job's log keeps growing.
+ * About how much text one `/log` reply carries. Java sends the whole rest of the log, which for a large log
+ * is more than a browser can show; the admin asks again from `toLineNum + 1`, so a bounded page loses nothing.
  *
  * @since 1.0.0
  * @category rules
  */
-export const page = (lines: ReadonlyArray<string>, fromLineNum: number): LogResult => {
+export const pageMaxBytes = 1024 * 1024
+
+/**
+ * A page of a log held as lines: lines `fromLineNum..` (1-based; 0 or less means from the start), each
+ * newline-terminated, up to about `maxBytes` (at least one line). `toLineNum` is the number of the last line
+ * returned, or the line count when there is nothing new (Java ≤3.2), so the admin sees
+ * `fromLineNum > toLineNum` and waits for more. `isEnd` is always false: the admin decides the end from the
+ * run's result, and a running job's log keeps growing.
+ *
+ * @since 1.0.0
+ * @category rules
+ */
+export const page = (lines: ReadonlyArray<string>, fromLineNum: number, maxBytes = pageMaxBytes): LogResult => {
   const first = Math.max(1, fromLineNum)
-  const selected = lines.slice(first - 1)
+  let last = first - 1
+  let bytes = 0
+  while (last < lines.length && (bytes < maxBytes || last < first)) {
+    bytes += Buffer.byteLength(lines[last], "utf8") + 1
+    last++
+  }
+  const selected = lines.slice(first - 1, last)
   return new LogResult({
     fromLineNum,
-    toLineNum: lines.length,
+    toLineNum: selected.length === 0 ? lines.length : last,
     logContent: selected.length === 0 ? "" : selected.join("\n") + "\n",
     isEnd: false
   })

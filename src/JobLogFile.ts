@@ -10,110 +10,76 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { ExecutorConfig } from "./ExecutorConfig.js"
-import { dayOf, JobLog, type LogKey, notFound, page, splitLines, type Store, type Writer } from "./JobLog.js"
+import * as AppendThread from "./internal/appendThread.js"
+import * as LineIndex from "./internal/lineIndex.js"
+import { dayOf, JobLog, type LogKey, notFound, pageMaxBytes, type Store, type Writer } from "./JobLog.js"
+import { LogResult } from "./Wire.js"
 
 const pathOf = (root: string, key: LogKey, dayShift = 0) =>
   Path.join(root, dayOf(key.logDateTime + dayShift * 86_400_000), `${key.logId}.log`)
 
-const isMissing = (error: unknown) =>
+const isMissing = (error: unknown): boolean =>
   typeof error === "object" && error !== null && (error as { code?: unknown }).code === "ENOENT"
 
 /**
- * Appends entries to one file in order. Appends are buffered and written together on the next turn of the
- * event loop; a failed write keeps its entries and is tried again with the next.
- */
-const makeFileWriter = (
-  path: string,
-  ensureFolder: (path: string) => Promise<void>,
-  onError: (error: unknown) => void
-) => {
-  let buffer: Array<string> = []
-  let chain: Promise<void> = Promise.resolve()
-  let scheduled = false
-
-  const writeOut = async () => {
-    scheduled = false
-    if (buffer.length === 0) return
-    const entries = buffer
-    buffer = []
-    try {
-      await ensureFolder(path)
-      await Fs.appendFile(path, entries.join("\n") + "\n", "utf8")
-    } catch (error) {
-      buffer = entries.concat(buffer)
-      onError(error)
-    }
-  }
-  const schedule = () => {
-    if (scheduled) return
-    scheduled = true
-    setImmediate(() => {
-      chain = chain.then(writeOut)
-    })
-  }
-  const writer: Writer = {
-    append: (entry) => {
-      buffer.push(entry)
-      schedule()
-    },
-    flush: Effect.promise(() => {
-      chain = chain.then(writeOut)
-      return chain
-    })
-  }
-  return writer
-}
-
-/**
- * A file store rooted at `logPath`.
+ * A file store rooted at `logPath`. Appends go to a writer thread of their own (see `internal/appendThread`);
+ * `/log` pages come from a line index (see `internal/lineIndex`), so a page costs the same anywhere in a
+ * large log. `pageMaxBytes` bounds a page.
  *
  * @since 1.0.0
  * @category constructors
  */
-export const make = (logPath: string): Effect.Effect<Store> =>
+export const make = (
+  logPath: string,
+  options: { readonly pageMaxBytes?: number } = {}
+): Effect.Effect<Store & { readonly closeFiles: Effect.Effect<void> }, never, Scope.Scope> =>
   Effect.gen(function*() {
     const root = Path.resolve(logPath)
-    // Day folders already made: appends to them skip the mkdir.
-    const folders = new Set<string>()
-    const ensureFolder = async (path: string) => {
-      const folder = Path.dirname(path)
-      if (folders.has(folder)) return
-      await Fs.mkdir(folder, { recursive: true })
-      folders.add(folder)
-    }
+    const maxBytes = options.pageMaxBytes ?? pageMaxBytes
     const runtime = yield* Effect.runtime<never>()
-    const reportError = (error: unknown) => {
-      Runtime.runFork(runtime)(Effect.logWarning("run log write failed; retrying with the next write", error))
+    const reportFailures = (failures: ReadonlyArray<AppendThread.Failure>) => {
+      const [path, , message] = failures[0]
+      Runtime.runFork(runtime)(Effect.logWarning(
+        `run log write failed for ${failures.length} file(s), e.g. ${path}: ${message}; retrying with the next write`
+      ))
     }
+    const appender = yield* Effect.acquireRelease(
+      Effect.sync(() => AppendThread.make(reportFailures)),
+      (appender) => Effect.promise(appender.close)
+    )
+    const indexes = LineIndex.makeIndexes()
+    const flush = Effect.promise(appender.flush)
     return {
-      writer: (key) =>
-        Effect.acquireRelease(
-          Effect.sync(() => makeFileWriter(pathOf(root, key), ensureFolder, reportError)),
-          (writer) => writer.flush
-        ),
-      append: (key, entry) =>
-        Effect.promise(async () => {
-          const path = pathOf(root, key)
-          await ensureFolder(path)
-          await Fs.appendFile(path, entry + "\n", "utf8")
-        }).pipe(Effect.catchAllDefect((error) => Effect.logWarning("run log append failed", error))),
+      writer: (key) => {
+        const path = pathOf(root, key)
+        const writer: Writer = { append: (entry) => appender.append(path, entry + "\n"), flush }
+        return Effect.as(Effect.addFinalizer(() => flush), writer)
+      },
+      append: (key, entry) => Effect.sync(() => appender.append(pathOf(root, key), entry + "\n")),
       read: (key, fromLineNum) =>
         Effect.promise(async () => {
+          // What was appended before this read is in the file.
+          await appender.flush()
           // The admin passes the trigger time re-read from its database at second precision; a run
           // triggered in the last instant of a day may have been rounded into the next one.
           for (const shift of [0, -1]) {
-            try {
-              return page(splitLines(await Fs.readFile(pathOf(root, key, shift), "utf8")), fromLineNum)
-            } catch (error) {
-              if (!isMissing(error)) throw error
-            }
+            const found = await indexes.read(pathOf(root, key, shift), fromLineNum, maxBytes)
+            if (found === undefined) continue
+            return new LogResult({
+              fromLineNum,
+              toLineNum: found.text === "" ? found.lines : found.to,
+              logContent: found.text,
+              isEnd: false
+            })
           }
           return notFound(fromLineNum)
-        })
-    } satisfies Store
+        }),
+      closeFiles: Effect.promise(appender.closeFiles)
+    }
   })
 
 const dayFolder = /^\d{4}-\d{2}-\d{2}$/
@@ -157,7 +123,9 @@ export const layer: Layer.Layer<JobLog, never, ExecutorConfig> = Layer.scoped(
   JobLog,
   Effect.gen(function*() {
     const settings = yield* ExecutorConfig
-    const sweep = Effect.clockWith((clock) => clock.currentTimeMillis).pipe(
+    const store = yield* make(settings.logPath)
+    // Open files are closed first, so that no later append goes to a file the sweep deleted.
+    const sweep = Effect.zipRight(store.closeFiles, Effect.clockWith((clock) => clock.currentTimeMillis)).pipe(
       Effect.flatMap((now) => cleanup(settings.logPath, settings.logRetentionDays, new Date(now))),
       Effect.tap((removed) =>
         removed.length > 0 ? Effect.logInfo(`run logs: retention removed ${removed.join(", ")}`) : Effect.void
@@ -171,6 +139,6 @@ export const layer: Layer.Layer<JobLog, never, ExecutorConfig> = Layer.scoped(
         Effect.forkScoped
       )
     }
-    return yield* make(settings.logPath)
+    return store
   })
 )

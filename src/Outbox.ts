@@ -97,7 +97,7 @@ export const make = Effect.gen(function*() {
     Effect.forEach(
       batch,
       (entry) => jobLog.append({ logId: entry.item.logId, logDateTime: entry.item.logDateTim }, line),
-      { discard: true, concurrency: 16 }
+      { discard: true }
     )
 
   /** Sends one batch until an admin accepts it or the bounds drop it. */

@@ -32,6 +32,19 @@ describe("JobLog paging rules", () => {
     })
   })
 
+  it("bounds a page by bytes, at least one line, and continues from toLineNum + 1", () => {
+    const lines = ["aaaa", "bbbb", "cccccccccc", "d"]
+    assert.deepStrictEqual(
+      [JobLog.page(lines, 1, 8).logContent, JobLog.page(lines, 1, 8).toLineNum],
+      ["aaaa\nbbbb\n", 2]
+    )
+    assert.deepStrictEqual([JobLog.page(lines, 3, 8).logContent, JobLog.page(lines, 3, 8).toLineNum], [
+      "cccccccccc\n",
+      3
+    ])
+    assert.deepStrictEqual([JobLog.page(lines, 4, 8).logContent, JobLog.page(lines, 4, 8).toLineNum], ["d\n", 4])
+  })
+
   it("formats entries as Java does: yyyy-MM-dd HH:mm:ss [source]-[level]-[thread] message", () => {
     const entry = JobLog.formatEntry({ date: new Date(D), source: "echo", level: "INFO", thread: "#1", message: "hi" })
     assert.strictEqual(entry, "2026-11-23 12:30:00 [echo]-[INFO]-[#1] hi")
@@ -53,11 +66,12 @@ describe("JobLogFile", () => {
         assert.strictEqual((yield* store.read(key, 1)).logContent, "one\ntwo\nthree\n")
         writer.append("four")
       }))
+      // Written behind the caller; a read sees it.
       yield* store.append(key, "five")
-      const text = Fs.readFileSync(Path.join(root, "2026-11-23", "42.log"), "utf8")
-      assert.strictEqual(text, "one\ntwo\nthree\nfour\nfive\n")
       const page = yield* store.read(key, 4)
       assert.deepStrictEqual([page.logContent, page.toLineNum, page.isEnd], ["four\nfive\n", 5, false])
+      const text = Fs.readFileSync(Path.join(root, "2026-11-23", "42.log"), "utf8")
+      assert.strictEqual(text, "one\ntwo\nthree\nfour\nfive\n")
       assert.strictEqual(
         (yield* store.read({ logId: 43, logDateTime: D }, 1)).logContent,
         "readLog fail, logFile not exists"
@@ -72,6 +86,57 @@ describe("JobLogFile", () => {
       yield* store.append({ logId: 7, logDateTime: late }, "late")
       const rounded = new Date(2026, 10, 24, 0, 0, 0).getTime()
       assert.strictEqual((yield* store.read({ logId: 7, logDateTime: rounded }, 1)).logContent, "late\n")
+    }))
+
+  it.scoped("pages a large, growing log by line number, in bounded pages, from any line", () =>
+    Effect.gen(function*() {
+      const root = tempDir()
+      const store = yield* JobLogFile.make(root, { pageMaxBytes: 4096 })
+      const key = { logId: 9, logDateTime: D }
+      const line = (n: number) => `line ${n} ` + "é".repeat(n % 7)
+      const writeLines = (from: number, to: number) =>
+        Effect.scoped(Effect.gen(function*() {
+          const writer = yield* store.writer(key)
+          for (let n = from; n <= to; n++) writer.append(line(n))
+        }))
+      yield* writeLines(1, 5000)
+      // Pages anywhere: the lines asked for, whole, and no more than about the budget.
+      for (const from of [1, 1023, 1024, 1025, 2049, 4990]) {
+        const page = yield* store.read(key, from)
+        const lines = page.logContent.split("\n").slice(0, -1)
+        assert.strictEqual(lines[0], line(from))
+        assert.strictEqual(page.toLineNum, from + lines.length - 1)
+        assert.deepStrictEqual(lines, Array.from({ length: lines.length }, (_, i) => line(from + i)))
+        assert.isAtMost(Buffer.byteLength(page.logContent) - Buffer.byteLength(lines.at(-1)!) - 1, 4096)
+      }
+      // Following the log page after page gives every line once, in order, also as it grows.
+      const seen: Array<string> = []
+      let next = 1
+      for (let round = 0; round < 2; round++) {
+        while (true) {
+          const page = yield* store.read(key, next)
+          if (page.logContent === "") {
+            assert.strictEqual(page.toLineNum, next - 1)
+            break
+          }
+          seen.push(...page.logContent.split("\n").slice(0, -1))
+          next = page.toLineNum + 1
+        }
+        if (round === 0) yield* writeLines(5001, 6000)
+      }
+      assert.deepStrictEqual(seen, Array.from({ length: 6000 }, (_, i) => line(i + 1)))
+    }))
+
+  it.scoped("a line longer than a page still comes whole", () =>
+    Effect.gen(function*() {
+      const store = yield* JobLogFile.make(tempDir(), { pageMaxBytes: 10 })
+      const key = { logId: 10, logDateTime: D }
+      yield* store.append(key, "x".repeat(50))
+      yield* store.append(key, "short")
+      const first = yield* store.read(key, 1)
+      assert.deepStrictEqual([first.logContent, first.toLineNum], ["x".repeat(50) + "\n", 1])
+      const second = yield* store.read(key, 2)
+      assert.deepStrictEqual([second.logContent, second.toLineNum], ["short\n", 2])
     }))
 
   it.effect("retention deletes day folders past the limit and keeps the rest; off below 3 days", () =>

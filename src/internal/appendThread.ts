@@ -1,0 +1,199 @@
+/**
+ * Appends text to files from a thread of its own. Run logs are one file per run (Java's layout), and creating
+ * a file costs tens of microseconds of system time; done on the event loop it would stall every request, and
+ * done through libuv's pool (fs.promises) it costs more still, in round trips and in threads contending for
+ * the same directory. So appends are collected during one turn of the event loop and handed over as one batch
+ * to a worker thread that writes them synchronously, in order, keeping recently used files open.
+ *
+ * @internal
+ */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { Worker } from "node:worker_threads"
+
+/** An append the thread could not make, with why. */
+export type Failure = readonly [path: string, text: string, message: string]
+
+/** @internal */
+export interface Appender {
+  /** Queues `text` for the end of `path` (the folder is made when missing). Appends to a file keep their order. */
+  readonly append: (path: string, text: string) => void
+  /** Resolves once everything appended so far has been written, or has failed and been queued again. */
+  readonly flush: () => Promise<void>
+  /** Closes the files kept open (before folders are deleted, so no append goes to a deleted file). */
+  readonly closeFiles: () => Promise<void>
+  /** Writes what is queued, then stops the thread. */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * The thread's code (CommonJS, evaluated by the worker: a file of its own would need a loader under tsx and
+ * vitest). Messages in: `{ seq, writes: [[path, text], …] }` or `{ seq, closeFiles: true }`; out:
+ * `{ seq, failed: [[path, text, message], …] }` once that message is done.
+ */
+const threadSource = `
+const fs = require("node:fs")
+const path = require("node:path")
+const { parentPort } = require("node:worker_threads")
+
+// Files kept open, least recently used first (Map order). A run's log is written at its end and again when
+// its result has reached the admin, so keeping it open saves the second open.
+const open = new Map()
+const maxOpen = 256
+const idleMillis = 2000
+
+const closeEntry = (file, entry) => {
+  open.delete(file)
+  try { fs.closeSync(entry.fd) } catch {}
+}
+const fdOf = (file, now) => {
+  let entry = open.get(file)
+  if (entry !== undefined) {
+    open.delete(file)
+  } else {
+    let fd
+    try {
+      fd = fs.openSync(file, "a")
+    } catch (error) {
+      if (error.code !== "ENOENT") throw error
+      fs.mkdirSync(path.dirname(file), { recursive: true })
+      fd = fs.openSync(file, "a")
+    }
+    entry = { fd, used: now }
+    if (open.size >= maxOpen) {
+      const [oldest, oldestEntry] = open.entries().next().value
+      closeEntry(oldest, oldestEntry)
+    }
+  }
+  entry.used = now
+  open.set(file, entry)
+  return entry.fd
+}
+const closeIdle = (now) => {
+  for (const [file, entry] of open) {
+    if (now - entry.used < idleMillis) break
+    closeEntry(file, entry)
+  }
+}
+setInterval(() => closeIdle(Date.now()), idleMillis).unref()
+
+parentPort.on("message", (message) => {
+  const failed = []
+  if (message.closeFiles) {
+    for (const [file, entry] of open) closeEntry(file, entry)
+  } else {
+    // One write per file per batch, in the order the file was first appended to.
+    const byFile = new Map()
+    for (const [file, text] of message.writes) {
+      const texts = byFile.get(file)
+      if (texts === undefined) byFile.set(file, [text])
+      else texts.push(text)
+    }
+    const now = Date.now()
+    for (const [file, texts] of byFile) {
+      const text = texts.join("")
+      try {
+        fs.writeFileSync(fdOf(file, now), text)
+      } catch (error) {
+        const entry = open.get(file)
+        if (entry !== undefined) closeEntry(file, entry)
+        failed.push([file, text, String(error && error.message || error)])
+      }
+    }
+    closeIdle(now)
+  }
+  parentPort.postMessage({ seq: message.seq, failed })
+})
+`
+
+/**
+ * Starts the thread. `onFailure` hears of appends that failed; they are queued again and retried with the
+ * next batch, so a full disk delays lines rather than losing them.
+ *
+ * @internal
+ */
+export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): Appender => {
+  const worker = new Worker(threadSource, { eval: true })
+  // The thread never keeps the process alive: `close` (a layer finalizer) writes what is left.
+  worker.unref()
+  let queued: Array<Write> = []
+  let scheduled = false
+  let seq = 0
+  /** Batches handed to the thread and not yet done, by message number. */
+  const inFlight = new Map<number, { readonly writes: Array<Write>; readonly done: () => void }>()
+  let crashed = false
+
+  /** Failed appends go back to the front of the queue and are tried again with the next batch. */
+  const requeue = (failed: ReadonlyArray<Failure>) => {
+    if (failed.length === 0) return
+    queued = failed.map(([path, text]): Write => [path, text]).concat(queued)
+    onFailure(failed)
+  }
+  worker.on("message", (reply: { seq: number; failed: Array<Failure> }) => {
+    requeue(reply.failed)
+    inFlight.get(reply.seq)?.done()
+    inFlight.delete(reply.seq)
+  })
+  worker.on("error", (error) => {
+    // Should never happen; if it does, appends go on from this thread (slower, but nothing is lost).
+    crashed = true
+    onFailure([["(log writer thread)", "", `stopped (${error.message}); writing from the main thread instead`]])
+    for (const batch of inFlight.values()) {
+      requeue(writeHere(batch.writes))
+      batch.done()
+    }
+    inFlight.clear()
+  })
+
+  /** Sends a message and resolves when the thread has done it (the thread takes messages in order). */
+  const send = (message: { writes: Array<Write> } | { closeFiles: true }): Promise<void> => {
+    const id = ++seq
+    const writes = "writes" in message ? message.writes : []
+    const done = new Promise<void>((resolve) => inFlight.set(id, { writes, done: resolve }))
+    worker.postMessage({ ...message, seq: id })
+    return done
+  }
+  let lastSent: Promise<void> = Promise.resolve()
+  const sendQueued = (): Promise<void> => {
+    scheduled = false
+    if (queued.length > 0) {
+      const writes = queued
+      queued = []
+      if (crashed) requeue(writeHere(writes))
+      else lastSent = send({ writes })
+    }
+    return lastSent
+  }
+
+  return {
+    append: (path, text) => {
+      queued.push([path, text])
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(sendQueued)
+      }
+    },
+    flush: sendQueued,
+    closeFiles: () => crashed ? Promise.resolve() : send({ closeFiles: true }),
+    close: async () => {
+      await sendQueued()
+      await worker.terminate()
+    }
+  }
+}
+
+type Write = readonly [path: string, text: string]
+
+/** The fallback when the thread is gone: the same appends, made synchronously here. */
+const writeHere = (writes: ReadonlyArray<Write>): Array<Failure> => {
+  const failed: Array<Failure> = []
+  for (const [path, text] of writes) {
+    try {
+      Fs.mkdirSync(Path.dirname(path), { recursive: true })
+      Fs.appendFileSync(path, text)
+    } catch (error) {
+      failed.push([path, text, String(error)])
+    }
+  }
+  return failed
+}
