@@ -8,7 +8,6 @@
  * @since 1.0.0
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as HttpServer from "@effect/platform/HttpServer"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -66,9 +65,8 @@ export const layerCore = <R>(
 const serving = Layer.scoped(
   Executor,
   Effect.gen(function*() {
-    const server = yield* HttpServer.HttpServer
+    const { port } = yield* Server.Server
     const settings = yield* ExecutorConfig.ExecutorConfig
-    const port = server.address._tag === "TcpAddress" ? server.address.port : settings.port
     const address = ExecutorConfig.registeredAddress(settings, port)
     const lanes = yield* Lanes.Lanes
     yield* Effect.logInfo(

@@ -1,112 +1,154 @@
 /**
  * The executor's HTTP server: every request is read (body capped at `maxBodyBytes`), answered by
- * `ExecutorApi`, and written back as HTTP 200 with the protocol's JSON, whatever went wrong. Built on
- * `@effect/platform`'s HttpServer, served by `@effect/platform-node`.
+ * `ExecutorApi`, and written back as HTTP 200 with the protocol's JSON, whatever went wrong.
+ *
+ * Served by `node:http` directly: the executor has five fixed endpoints and answers each from one small
+ * Effect, and a trigger's path through the server is the hot path of the whole executor (see `bench/`).
+ * A general HTTP framework's per-request fiber, scope and span cost more than the rest of a `/run` together.
  *
  * @since 1.0.0
  */
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
-import * as HttpServer from "@effect/platform/HttpServer"
-import type { ServeError } from "@effect/platform/HttpServerError"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { ServeError } from "@effect/platform/HttpServerError"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import type * as Http from "node:http"
 import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { ExecutorApi } from "./ExecutorApi.js"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import * as Messages from "./Messages.js"
 import * as Wire from "./Wire.js"
 
 /**
+ * The listening server.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Service {
+  /** The port it listens on (the one the system chose when the configured port is 0). */
+  readonly port: number
+}
+
+/**
+ * @since 1.0.0
+ * @category tags
+ */
+export class Server extends Context.Tag("effect-xxl-job/Server")<Server, Service>() {}
+
+/** A body being read, for the sweep that answers bodies that take too long. */
+interface Reading {
+  readonly startedAt: number
+  readonly timedOut: () => void
+}
+
+/**
  * Reads a request body as UTF-8 text (invalid bytes become U+FFFD, as Java decodes), `"too-large"` past
- * `limit` bytes, or `"too-slow"` when it has not all arrived within `timeoutMs`; in those two cases the rest
- * is not read and the connection is closed after the answer.
+ * `limit` bytes, or `"too-slow"` when the sweep finds it unfinished after the timeout; in those two cases
+ * the rest is not read and the connection is closed after the answer.
  */
 const readBody = (
   request: Http.IncomingMessage,
   limit: number,
-  timeoutMs: number
-): Effect.Effect<string | "too-large" | "too-slow", Error> =>
-  Effect.async<string | "too-large" | "too-slow", Error>((resume) => {
-    const declared = Number(request.headers["content-length"] ?? "0")
-    if (declared > limit) return resume(Effect.succeed("too-large"))
-    const chunks: Array<Buffer> = []
-    let size = 0
-    const timer = setTimeout(() => {
-      cleanup()
+  reading: Set<Reading>,
+  done: (body: string | "too-large" | "too-slow") => void
+): void => {
+  const declared = Number(request.headers["content-length"] ?? "0")
+  if (declared > limit) return done("too-large")
+  const chunks: Array<Buffer> = []
+  let size = 0
+  const finish = (body: string | "too-large" | "too-slow") => {
+    reading.delete(entry)
+    request.off("data", onData)
+    request.off("end", onEnd)
+    request.off("error", onError)
+    done(body)
+  }
+  const entry: Reading = {
+    startedAt: Date.now(),
+    timedOut: () => {
       request.pause()
-      resume(Effect.succeed("too-slow"))
-    }, timeoutMs)
-    const cleanup = () => {
-      clearTimeout(timer)
-      request.off("data", onData)
-      request.off("end", onEnd)
-      request.off("error", onError)
+      finish("too-slow")
     }
-    const onData = (chunk: Buffer) => {
-      size += chunk.length
-      if (size > limit) {
-        cleanup()
-        request.pause()
-        resume(Effect.succeed("too-large"))
-      } else {
-        chunks.push(chunk)
-      }
+  }
+  const onData = (chunk: Buffer) => {
+    size += chunk.length
+    if (size > limit) {
+      request.pause()
+      finish("too-large")
+    } else {
+      chunks.push(chunk)
     }
-    const onEnd = () => {
-      cleanup()
-      resume(Effect.succeed(new TextDecoder("utf-8").decode(Buffer.concat(chunks, size))))
-    }
-    const onError = (error: Error) => {
-      cleanup()
-      resume(Effect.fail(error))
-    }
-    request.on("data", onData)
-    request.on("end", onEnd)
-    request.on("error", onError)
-    return Effect.sync(cleanup)
-  })
+  }
+  const onEnd = () => finish(chunks.length === 1 ? decodeUtf8(chunks[0]) : decodeUtf8(Buffer.concat(chunks, size)))
+  // A request that errors (the client went away) is not answered: there is nobody to answer.
+  const onError = () => {
+    reading.delete(entry)
+    request.off("data", onData)
+    request.off("end", onEnd)
+  }
+  reading.add(entry)
+  request.on("data", onData)
+  request.on("end", onEnd)
+  request.on("error", onError)
+}
 
-const respond = (reply: Wire.Reply, close: boolean) =>
-  HttpServerResponse.text(JSON.stringify(reply), {
-    status: 200,
-    contentType: "application/json;charset=UTF-8",
-    headers: close ? { connection: "close" } : {}
-  })
+const utf8 = new TextDecoder("utf-8")
+const decodeUtf8 = (bytes: Buffer) => utf8.decode(bytes)
+
+const respond = (response: Http.ServerResponse, reply: Wire.Reply, close: boolean) => {
+  if (response.destroyed) return
+  const text = JSON.stringify(reply)
+  const headers: Http.OutgoingHttpHeaders = {
+    "content-type": "application/json;charset=UTF-8",
+    "content-length": Buffer.byteLength(text, "utf8")
+  }
+  if (close) headers.connection = "close"
+  response.writeHead(200, headers)
+  response.end(text)
+}
 
 /**
- * The HTTP app: any method, any path, always HTTP 200 with a protocol reply.
+ * The request handler: any method, any path, always HTTP 200 with a protocol reply.
  *
  * @since 1.0.0
  * @category constructors
  */
-export const app = Effect.gen(function*() {
+export const makeHandler = Effect.gen(function*() {
   const api = yield* ExecutorApi
   const settings = yield* ExecutorConfig
+  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
   const timeoutMs = Duration.toMillis(settings.requestTimeout)
-  return Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
-    const incoming = NodeHttpServerRequest.toIncomingMessage(request)
-    const body = request.method === "POST" ? yield* readBody(incoming, settings.maxBodyBytes, timeoutMs) : ""
-    if (body === "too-slow") {
-      return respond(Wire.failure(Messages.bodyTooSlow(Duration.format(settings.requestTimeout))), true)
-    }
-    const reply = yield* api.handle({
-      method: request.method,
-      url: incoming.url ?? request.url,
-      headers: incoming.headers,
-      body
-    })
-    return respond(reply, body === "too-large")
-  }).pipe(
-    Effect.catchAllCause(() =>
-      Effect.succeed(respond(Wire.failure(Messages.requestError("the request could not be read")), true))
+  const reading = new Set<Reading>()
+  const unreadable = Wire.failure(Messages.requestError("the request could not be read"))
+
+  const answer = (request: Http.IncomingMessage, response: Http.ServerResponse, body: string | "too-large") => {
+    const fiber = runFork(api.handle({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body }))
+    fiber.addObserver((exit) =>
+      respond(response, Exit.isSuccess(exit) ? exit.value : unreadable, body === "too-large" || Exit.isFailure(exit))
     )
-  )
+  }
+
+  const handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+    if (request.method !== "POST") return answer(request, response, "")
+    readBody(request, settings.maxBodyBytes, reading, (body) => {
+      if (body === "too-slow") {
+        return respond(response, Wire.failure(Messages.bodyTooSlow(Duration.format(settings.requestTimeout))), true)
+      }
+      answer(request, response, body)
+    })
+  }
+
+  // One sweep a second finds the bodies past their time: cheaper than a timer per request.
+  const sweep = () => {
+    const limit = Date.now() - timeoutMs
+    for (const entry of reading) if (entry.startedAt <= limit) entry.timedOut()
+  }
+  return { handler, sweep }
 })
 
 /**
@@ -126,20 +168,36 @@ const serverFor = (requestTimeout: Duration.Duration) => {
 }
 
 /**
- * Serves the endpoints on the configured host and port.
+ * Serves the endpoints on the configured host and port; closing the layer stops listening and closes the
+ * connections.
  *
  * @since 1.0.0
  * @category layers
  */
-export const layer: Layer.Layer<HttpServer.HttpServer, ServeError, ExecutorApi | ExecutorConfig> = Layer.unwrapScoped(
+export const layer: Layer.Layer<Server, ServeError, ExecutorApi | ExecutorConfig> = Layer.scoped(
+  Server,
   Effect.gen(function*() {
     const settings = yield* ExecutorConfig
-    const serve = Layer.unwrapEffect(Effect.map(app, (httpApp) => HttpServer.serve(httpApp)))
-    return serve.pipe(
-      Layer.provideMerge(NodeHttpServer.layerServer(() => serverFor(settings.requestTimeout), {
-        port: settings.port,
-        host: settings.host
-      }))
+    const { handler, sweep } = yield* makeHandler
+    const server = serverFor(settings.requestTimeout)
+    server.on("request", handler)
+    const sweeper = setInterval(sweep, 1000)
+    sweeper.unref()
+    yield* Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        clearInterval(sweeper)
+        server.close(() => resume(Effect.void))
+        server.closeAllConnections()
+      })
     )
+    yield* Effect.async<void, ServeError>((resume) => {
+      const onError = (cause: Error) => resume(Effect.fail(new ServeError({ cause })))
+      server.once("error", onError)
+      server.listen(settings.port, settings.host, () => {
+        server.off("error", onError)
+        resume(Effect.void)
+      })
+    })
+    return { port: (server.address() as AddressInfo).port }
   })
 )
