@@ -8,7 +8,6 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
 import * as Messages from "./Messages.js"
 import { LogResult } from "./Wire.js"
 
@@ -41,8 +40,8 @@ export interface Writer {
  * @category models
  */
 export interface Store {
-  /** A writer for a run; closing the scope flushes it. */
-  readonly writer: (key: LogKey) => Effect.Effect<Writer, never, Scope.Scope>
+  /** A writer for a run's log. Appends are written behind, in order; a later `read` sees them. */
+  readonly writer: (key: LogKey) => Writer
   /** Appends one entry to a run's log outside the run (e.g. the callback marker); a later `read` sees it. */
   readonly append: (key: LogKey, entry: string) => Effect.Effect<void>
   /** A page of a run's log from line `fromLineNum` (1-based) on, as `/log` answers it. */
@@ -216,11 +215,10 @@ export const makeMemory = (): Store => {
     linesOf(key).push(...entry.split("\n"))
   }
   return {
-    writer: (key) =>
-      Effect.sync(() => {
-        linesOf(key)
-        return { append: (entry) => appendSync(key, entry), flush: Effect.void }
-      }),
+    writer: (key) => {
+      linesOf(key)
+      return { append: (entry) => appendSync(key, entry), flush: Effect.void }
+    },
     append: (key, entry) => Effect.sync(() => appendSync(key, entry)),
     read: (key, fromLineNum) =>
       Effect.sync(() => {

@@ -54,10 +54,9 @@ export const make = (
     const indexes = LineIndex.makeIndexes()
     const flush = Effect.promise(appender.flush)
     return {
-      writer: (key) => {
+      writer: (key): Writer => {
         const path = pathOf(root, key)
-        const writer: Writer = { append: (entry) => appender.append(path, entry + "\n"), flush }
-        return Effect.as(Effect.addFinalizer(() => flush), writer)
+        return { append: (entry) => appender.append(path, entry + "\n"), flush }
       },
       append: (key, entry) => Effect.sync(() => appender.append(pathOf(root, key), entry + "\n")),
       read: (key, fromLineNum) =>

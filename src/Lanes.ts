@@ -187,8 +187,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
     const settings = yield* ExecutorConfig
     const jobLog = yield* JobLog
     const outbox = yield* Outbox
-    const jobContext = yield* Effect.context<R>()
-    const runFork = yield* FiberSet.makeRuntime<never, void, never>()
+    // Lane fibers are forked with the layer's context, so jobs find their requirements `R` there.
+    const runFork = yield* FiberSet.makeRuntime<R, void, never>()
     // Answers for stopped lanes' queued triggers go on in fibers of their own; shutdown waits for them.
     const answering = yield* FiberSet.make<void, never>()
     const runAnswer = yield* FiberSet.runtime(answering)<never>()
@@ -219,16 +219,17 @@ export const make = <R>(registry: Job.Registry<R>) =>
       trigger: TriggerParam,
       restore: <A, E, X>(self: Effect.Effect<A, E, X>) => Effect.Effect<A, E, X>
     ) =>
-      Effect.scoped(Effect.gen(function*() {
-        const key = { logId: trigger.logId, logDateTime: trigger.logDateTime }
-        const writer = yield* jobLog.writer(key)
+      Effect.suspend(() => {
+        const writer = jobLog.writer({ logId: trigger.logId, logDateTime: trigger.logDateTime })
         // The job's own lines are capped; the executor's markers always get through.
         const jobWriter = capped(writer, settings.maxRunLogBytes)
+        const source = lane.job.name
+        const thread = `job-${lane.jobId}`
         writer.append(formatEntry({
           date: new Date(),
-          source: lane.job.name,
+          source,
           level: "INFO",
-          thread: `job-${lane.jobId}`,
+          thread,
           message: Messages.logStart(trigger.executorParams)
         }))
         const context: Job.JobContextShape = {
@@ -245,29 +246,28 @@ export const make = <R>(registry: Job.Registry<R>) =>
           glueType: trigger.glueType ?? "BEAN"
         }
         const seconds = trigger.executorTimeout
-        const run = lane.job.run.pipe(
+        // The jobs' own requirements are already in the lane fiber's context (see `runFork`).
+        const logged: Effect.Effect<Job.Outcome, unknown, R> = lane.job.run.pipe(
           Effect.provideService(Job.JobContext, context),
-          Effect.provide(jobContext),
-          Effect.locally(FiberRef.currentLoggers, HashSet.make(runLogger(jobWriter, lane.job.name))),
-          seconds > 0
-            ? Effect.timeoutFail({ duration: Duration.seconds(seconds), onTimeout: () => new RunTimedOut({ seconds }) })
-            : (self) => self
+          Effect.locally(FiberRef.currentLoggers, HashSet.make(runLogger(jobWriter, source)))
         )
-        const exit = yield* restore(run).pipe(Effect.exit)
-        const result = resultOf(exit, lane.stopReason)
-        const truncation = jobWriter.truncation()
-        for (const line of truncation === undefined ? result.log : [truncation, ...result.log]) {
-          writer.append(formatEntry({
-            date: new Date(),
-            source: lane.job.name,
-            level: result.code === Code.success ? "INFO" : "ERROR",
-            thread: `job-${lane.jobId}`,
-            message: line
-          }))
-        }
-        yield* writer.flush
-        return result
-      }))
+        const run = seconds > 0
+          ? Effect.timeoutFail(logged, {
+            duration: Duration.seconds(seconds),
+            onTimeout: () => new RunTimedOut({ seconds })
+          })
+          : logged
+        // The log is written behind the run: a `/log` read sees it, and a result never waits for the disk.
+        return Effect.map(Effect.exit(restore(run)), (exit) => {
+          const result = resultOf(exit, lane.stopReason)
+          const truncation = jobWriter.truncation()
+          const level = result.code === Code.success ? "INFO" : "ERROR"
+          for (const line of truncation === undefined ? result.log : [truncation, ...result.log]) {
+            writer.append(formatEntry({ date: new Date(), source, level, thread, message: line }))
+          }
+          return result
+        })
+      })
 
     /** Runs one trigger of a lane, start to reported result: a result is reported whatever goes wrong. */
     const execute = (
@@ -300,33 +300,49 @@ export const make = <R>(registry: Job.Registry<R>) =>
       return next
     }
 
-    const work = (lane: Lane): Effect.Effect<void> =>
+    /** One step of a lane's fiber: runs its next trigger (true), or retires the fiber (false). */
+    const step = (lane: Lane) =>
+      Effect.uninterruptibleMask((restore) => {
+        // Between runs the fiber may be interrupted (waiting for a run permit included: the trigger then
+        // is still queued); once a trigger is taken, its result is always reported.
+        const runNext = Effect.suspend(() => {
+          const next = takeNext(lane)
+          return next === undefined ? Effect.succeed(false) : Effect.as(execute(lane, next, restore), true)
+        })
+        return permits === undefined
+          ? runNext
+          : Effect.zipRight(restore(permits.take(1)), Effect.ensuring(runNext, permits.release(1)))
+      })
+
+    const work = (lane: Lane): Effect.Effect<void, never, R> =>
       Effect.gen(function*() {
-        // Start on a later turn: the trigger's answer goes out before any of the job runs.
-        yield* Effect.yieldNow()
         if (lane.previous !== undefined) yield* Deferred.await(lane.previous)
-        while (true) {
-          // Between runs the fiber may be interrupted (waiting for a run permit included: the trigger then
-          // is still queued); once a trigger is taken, its result is always reported.
-          const more = yield* Effect.uninterruptibleMask((restore) =>
-            Effect.zipRight(
-              permits === undefined ? Effect.void : restore(permits.take(1)),
-              Effect.suspend(() => {
-                const next = takeNext(lane)
-                return next === undefined ? Effect.succeed(false) : Effect.as(execute(lane, next, restore), true)
-              }).pipe(Effect.ensuring(permits === undefined ? Effect.void : permits.release(1)))
-            )
-          )
-          if (!more) return
+        while (yield* step(lane)) {
+          // next trigger
         }
       })
+
+    /**
+     * Lanes whose fiber starts on the next turn of the event loop, so that the trigger's answer goes out
+     * before any of the job runs (a job that blocks the thread must not make `/run` late).
+     */
+    let starting: Array<Lane> = []
+    const startWaiting = () => {
+      const due = starting
+      starting = []
+      for (const lane of due) {
+        // Stopped before it started: `stop` has answered its triggers already.
+        if (lane.stopReason !== undefined) continue
+        // The fiber may run to its end synchronously inside runFork: keep it only if it is still working.
+        const fiber = runFork(work(lane))
+        if (lane.active) lane.worker = fiber
+      }
+    }
 
     const startWorker = (lane: Lane) => {
       if (lane.active || lane.stopReason !== undefined) return
       lane.active = true
-      // The fiber may run to its end synchronously inside runFork: keep it only if it is still working.
-      const fiber = runFork(work(lane))
-      if (lane.active) lane.worker = fiber
+      if (starting.push(lane) === 1) setImmediate(startWaiting)
     }
 
     /**

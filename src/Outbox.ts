@@ -13,7 +13,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Queue from "effect/Queue"
 import { AdminClient } from "./AdminClient.js"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { whileClosing } from "./internal/closing.js"
@@ -27,7 +26,7 @@ import type { CallbackItem } from "./Wire.js"
  * @category models
  */
 export interface Service {
-  /** Takes a result for delivery; returns once it is stored. Never fails, never waits for the admin. */
+  /** Takes a result for delivery (it is journaled before it is sent). Never fails, never waits for the admin. */
   readonly offer: (item: CallbackItem) => Effect.Effect<void>
   /** Results not yet accepted by an admin. */
   readonly backlog: Effect.Effect<number>
@@ -62,8 +61,10 @@ export const make = Effect.gen(function*() {
 
   /** Every result not yet taken by an admin, oldest first (Map keeps insertion order). */
   const pending = new Map<number, Entry>()
-  /** Ids in the order they are to be sent. */
-  const queue = yield* Queue.unbounded<number>()
+  /** Ids in the order they are to be sent, from `sendFrom` on; `ready` is open while there are some. */
+  let toSend: Array<number> = []
+  let sendFrom = 0
+  const ready = yield* Effect.makeLatch(false)
   const empty = yield* Effect.makeLatch(true)
   let nextId = 1
 
@@ -100,9 +101,10 @@ export const make = Effect.gen(function*() {
       { discard: true }
     )
 
-  /** Sends one batch until an admin accepts it or the bounds drop it. */
+  /** Sends one batch, once it is journaled, until an admin accepts it or the bounds drop it. */
   const deliver = (batch: ReadonlyArray<Entry>) =>
     Effect.gen(function*() {
+      yield* store.sync
       for (let attempt = 1;; attempt++) {
         const live = batch.filter((entry) => pending.has(entry.id))
         if (live.length === 0) return
@@ -125,24 +127,40 @@ export const make = Effect.gen(function*() {
       }
     })
 
-  const enqueue = (entries: ReadonlyArray<Entry>) =>
-    Effect.suspend(() => {
-      for (const entry of entries) pending.set(entry.id, entry)
-      if (pending.size > 0) empty.unsafeClose()
-      return Queue.offerAll(queue, entries.map((entry) => entry.id))
+  const enqueue = (entries: ReadonlyArray<Entry>) => {
+    for (const entry of entries) {
+      pending.set(entry.id, entry)
+      toSend.push(entry.id)
+    }
+    if (pending.size > 0) empty.unsafeClose()
+    if (toSend.length > sendFrom) ready.unsafeOpen()
+  }
+
+  /** The next ids to send, at most `callbackBatchSize`, once there are some. */
+  const nextBatch = Effect.zipRight(
+    ready.await,
+    Effect.sync(() => {
+      const ids = toSend.slice(sendFrom, sendFrom + settings.callbackBatchSize)
+      sendFrom += ids.length
+      if (sendFrom === toSend.length) {
+        toSend = []
+        sendFrom = 0
+        ready.unsafeClose()
+      }
+      return ids.flatMap((id) => pending.get(id) ?? [])
     })
+  )
 
   // What an earlier process left goes first.
   if (store.recovered.length > 0) {
     nextId = store.recovered[store.recovered.length - 1].id + 1
     yield* Effect.logInfo(`callback outbox: ${store.recovered.length} result(s) left by an earlier run, sending first`)
-    yield* enqueue(store.recovered)
+    enqueue(store.recovered)
     yield* enforceBounds
   }
 
-  yield* Queue.takeBetween(queue, 1, settings.callbackBatchSize).pipe(
-    Effect.map((ids) => Array.from(ids, (id) => pending.get(id)).filter((entry) => entry !== undefined)),
-    Effect.flatMap(deliver),
+  yield* nextBatch.pipe(
+    Effect.flatMap((batch) => batch.length === 0 ? Effect.void : deliver(batch)),
     Effect.catchAllCause((cause) => Effect.logError("callback outbox: delivery loop failed; continuing", cause)),
     Effect.forever,
     Effect.interruptible,
@@ -165,10 +183,9 @@ export const make = Effect.gen(function*() {
     offer: (item) =>
       Effect.suspend(() => {
         const entry: Entry = { id: nextId++, at: clock.unsafeCurrentTimeMillis(), item }
-        return store.add([entry]).pipe(
-          Effect.zipRight(enqueue([entry])),
-          Effect.zipRight(Effect.suspend(() => pending.size > settings.callbackMaxItems ? enforceBounds : Effect.void))
-        )
+        enqueue([entry])
+        const stored = store.add([entry])
+        return pending.size > settings.callbackMaxItems ? Effect.zipRight(stored, enforceBounds) : stored
       }),
     backlog: Effect.sync(() => pending.size),
     drained: empty.await

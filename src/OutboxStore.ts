@@ -13,6 +13,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -40,8 +41,10 @@ export interface Service {
   readonly durable: boolean
   /** The results an earlier process left, oldest first. Read once, at start. */
   readonly recovered: ReadonlyArray<Entry>
-  /** Stores results; when it returns they survive a crash. */
+  /** Stores results, written behind: once `sync` returns they survive a crash. */
   readonly add: (entries: ReadonlyArray<Entry>) => Effect.Effect<void>
+  /** Waits until every result added so far survives a crash. */
+  readonly sync: Effect.Effect<void>
   /** Forgets results (delivered, or dropped by the bounds); a forget lost in a crash means a harmless resend. */
   readonly remove: (ids: ReadonlyArray<number>) => Effect.Effect<void>
 }
@@ -62,6 +65,7 @@ export const layerMemory: Layer.Layer<OutboxStore> = Layer.succeed(OutboxStore, 
   durable: false,
   recovered: [],
   add: () => Effect.void,
+  sync: Effect.void,
   remove: () => Effect.void
 })
 
@@ -139,7 +143,7 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     let records = recovered.records
     let handle = yield* Effect.promise(() => Fs.open(journalPath, "a"))
 
-    // Group commit: appends wait for the next write + fsync; all appends made meanwhile share it.
+    // Group commit: everything added while a write + fsync is under way shares the next one.
     let buffer: Array<string> = []
     let chain: Promise<void> = Promise.resolve()
     let next: Promise<void> | undefined
@@ -180,6 +184,13 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       return next
     }
 
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const reportFailure = (error: unknown) => {
+      runFork(
+        Effect.logError("callback outbox: journal write failed; results stay in memory and are still sent", error)
+      )
+    }
+
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
         await commit([]).catch(() => undefined)
@@ -191,10 +202,11 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       durable: true,
       recovered: recovered.entries,
       add: (entries) =>
-        Effect.promise(() => {
+        Effect.sync(() => {
           for (const entry of entries) live.set(entry.id, entry)
-          return commit(entries.map(addRecord))
-        }).pipe(Effect.catchAllDefect((error) => Effect.logError("callback outbox: journal write failed", error))),
+          commit(entries.map(addRecord)).catch(reportFailure)
+        }),
+      sync: Effect.promise(() => chain),
       remove: (ids) =>
         Effect.sync(() => {
           for (const id of ids) live.delete(id)

@@ -127,7 +127,9 @@ export const makeHandler = Effect.gen(function*() {
   const unreadable = Wire.failure(Messages.requestError("the request could not be read"))
 
   const answer = (request: Http.IncomingMessage, response: Http.ServerResponse, body: string | "too-large") => {
-    const fiber = runFork(api.handle({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body }))
+    const fiber = runFork(
+      api.handle({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body })
+    )
     fiber.addObserver((exit) =>
       respond(response, Exit.isSuccess(exit) ? exit.value : unreadable, body === "too-large" || Exit.isFailure(exit))
     )

@@ -57,15 +57,12 @@ describe("JobLogFile", () => {
       const root = tempDir()
       const store = yield* JobLogFile.make(root)
       const key = { logId: 42, logDateTime: D }
-      yield* Effect.scoped(Effect.gen(function*() {
-        const writer = yield* store.writer(key)
-        writer.append("one")
-        writer.append("two\nthree")
-        yield* writer.flush
-        // Live tail: what is flushed is readable while the run goes on.
-        assert.strictEqual((yield* store.read(key, 1)).logContent, "one\ntwo\nthree\n")
-        writer.append("four")
-      }))
+      const writer = store.writer(key)
+      writer.append("one")
+      writer.append("two\nthree")
+      // Live tail: what is appended is readable while the run goes on.
+      assert.strictEqual((yield* store.read(key, 1)).logContent, "one\ntwo\nthree\n")
+      writer.append("four")
       // Written behind the caller; a read sees it.
       yield* store.append(key, "five")
       const page = yield* store.read(key, 4)
@@ -95,10 +92,10 @@ describe("JobLogFile", () => {
       const key = { logId: 9, logDateTime: D }
       const line = (n: number) => `line ${n} ` + "é".repeat(n % 7)
       const writeLines = (from: number, to: number) =>
-        Effect.scoped(Effect.gen(function*() {
-          const writer = yield* store.writer(key)
+        Effect.sync(() => {
+          const writer = store.writer(key)
           for (let n = from; n <= to; n++) writer.append(line(n))
-        }))
+        })
       yield* writeLines(1, 5000)
       // Pages anywhere: the lines asked for, whole, and no more than about the budget.
       for (const from of [1, 1023, 1024, 1025, 2049, 4990]) {
