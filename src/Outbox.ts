@@ -43,6 +43,12 @@ export class Outbox extends Context.Tag("effect-xxl-job/Outbox")<Outbox, Service
 /** How long closing the outbox waits for the admin to take what is left (Java waits up to 10 s). */
 const closeGrace = Duration.seconds(10)
 
+/**
+ * Batches on their way to the admin at once, at most. With one, a round trip per batch would bound the
+ * results per second under load (Java sends everything queued in one request instead).
+ */
+const deliveriesAtOnce = 4
+
 /** The wait before retry `attempt` (1-based) while the admin is away: 1 s, doubling, at most 30 s. */
 export const retryDelay = (attempt: number): Duration.Duration =>
   Duration.seconds(Math.min(30, 2 ** Math.min(attempt - 1, 5)))
@@ -61,10 +67,21 @@ export const make = Effect.gen(function*() {
 
   /** Every result not yet taken by an admin, oldest first (Map keeps insertion order). */
   const pending = new Map<number, Entry>()
-  /** Ids in the order they are to be sent, from `sendFrom` on; `ready` is open while there are some. */
+  /**
+   * Ids in the order they are to be sent, from `sendFrom` on. `ready` is open while there are some, and
+   * `backlogged` while there is at least a full batch.
+   */
   let toSend: Array<number> = []
   let sendFrom = 0
   const ready = yield* Effect.makeLatch(false)
+  const backlogged = yield* Effect.makeLatch(false)
+  const waitingChanged = () => {
+    const waiting = toSend.length - sendFrom
+    if (waiting > 0) ready.unsafeOpen()
+    else ready.unsafeClose()
+    if (waiting >= settings.callbackBatchSize) backlogged.unsafeOpen()
+    else backlogged.unsafeClose()
+  }
   const empty = yield* Effect.makeLatch(true)
   let nextId = 1
 
@@ -133,23 +150,24 @@ export const make = Effect.gen(function*() {
       toSend.push(entry.id)
     }
     if (pending.size > 0) empty.unsafeClose()
-    if (toSend.length > sendFrom) ready.unsafeOpen()
+    waitingChanged()
   }
 
-  /** The next ids to send, at most `callbackBatchSize`, once there are some. */
-  const nextBatch = Effect.zipRight(
-    ready.await,
-    Effect.sync(() => {
-      const ids = toSend.slice(sendFrom, sendFrom + settings.callbackBatchSize)
-      sendFrom += ids.length
-      if (sendFrom === toSend.length) {
-        toSend = []
-        sendFrom = 0
-        ready.unsafeClose()
-      }
-      return ids.flatMap((id) => pending.get(id) ?? [])
-    })
-  )
+  /** The next results to send, at most `callbackBatchSize`, once `latch` opens. */
+  const nextBatch = (latch: Effect.Latch) =>
+    Effect.zipRight(
+      latch.await,
+      Effect.sync(() => {
+        const ids = toSend.slice(sendFrom, sendFrom + settings.callbackBatchSize)
+        sendFrom += ids.length
+        if (sendFrom === toSend.length) {
+          toSend = []
+          sendFrom = 0
+        }
+        waitingChanged()
+        return ids.flatMap((id) => pending.get(id) ?? [])
+      })
+    )
 
   // What an earlier process left goes first.
   if (store.recovered.length > 0) {
@@ -159,13 +177,18 @@ export const make = Effect.gen(function*() {
     yield* enforceBounds
   }
 
-  yield* nextBatch.pipe(
-    Effect.flatMap((batch) => batch.length === 0 ? Effect.void : deliver(batch)),
-    Effect.catchAllCause((cause) => Effect.logError("callback outbox: delivery loop failed; continuing", cause)),
-    Effect.forever,
-    Effect.interruptible,
-    Effect.forkScoped
-  )
+  const deliveryLoop = (latch: Effect.Latch) =>
+    nextBatch(latch).pipe(
+      Effect.flatMap((batch) => batch.length === 0 ? Effect.void : deliver(batch)),
+      Effect.catchAllCause((cause) => Effect.logError("callback outbox: delivery loop failed; continuing", cause)),
+      Effect.forever,
+      Effect.interruptible,
+      Effect.forkScoped
+    )
+  // One loop sends whatever waits; results that come meanwhile gather into its next batch, as behind
+  // Java's drainTo. The others help only while full batches are waiting.
+  yield* deliveryLoop(ready)
+  for (let i = 1; i < deliveriesAtOnce; i++) yield* deliveryLoop(backlogged)
 
   // Closing: give the admin a bounded time to take what is left, and say what stays for the next start.
   yield* Effect.addFinalizer(() =>
