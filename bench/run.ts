@@ -1,179 +1,61 @@
 /**
- * `npm run bench`: the executor's end-to-end figures beside a ceiling, measured in one run on this machine.
+ * `npm run bench`: the executor's figures, measured in one run on this machine, each printed beside its
+ * target. Every target runs in a process of its own; the bench process is the load generator and a loopback
+ * admin sink (it takes callbacks and notes when each result arrived). Everything is on 127.0.0.1.
  *
- * The bench process runs a loopback admin sink (it takes callbacks and notes when each result arrived) and
- * the load generator: `TRIGGERS` `/run` triggers of a trivial job over `CONNECTIONS` keep-alive connections
- * across `JOB_IDS` jobIds. The same load goes, one after the other, to two targets in processes of their own:
- * - the executor (`bench/targets/executor.ts`), file logging and the durable outbox on;
- * - the ceiling (`bench/targets/ceiling.ts`): bare node:http that parses, answers and batches an echo result.
- * For each it prints throughput (results at the admin per second), `/run` latency p50/p99 and
- * trigger-to-result latency p50/p99, and the executor's throughput as a ratio of the ceiling's.
+ * Parts (`PARTS`, comma-separated, default `throughput,scale,kill,logs`):
+ * - throughput (`bench/throughput.ts`): `TRIGGERS` (20000) `/run` triggers of a trivial job over `CONNECTIONS`
+ *   (64) keep-alive connections across `JOB_IDS` (1000) jobIds, to the executor (file logging and the durable
+ *   outbox on) and to a ceiling (`bench/targets/ceiling.ts`: bare node:http that parses, answers and batches
+ *   an echo result). For each: results at the admin per second, `/run` p50/p99, trigger-to-result p50/p99;
+ *   then the executor's throughput as a ratio of the ceiling's.
+ * - scale (`bench/scale.ts`): for each N in `SCALE` (`1000,10000,100000`), a fresh executor with N jobs
+ *   running at once (each sleeping until killed): its RSS and the memory per running job, and `/beat` p50/p99
+ *   over `BEATS` (200) sequential beats while they run. `SCALE_TIMEOUT_SECONDS` (90) bounds the triggers of
+ *   one N.
+ * - kill (`bench/kill.ts`): with `KILL_RUNNING` (10000) jobs running, `/kill` for `KILLS` (1000) of them,
+ *   `KILL_CONCURRENCY` (8) at a time: `/kill` to the killed run's result at the admin, p50/p99, and the
+ *   `/kill` answer. `KILL_TIMEOUT_SECONDS` (60) bounds the part.
+ * - logs (`bench/logs.ts`): one run writes `LOG_LINES` (1000000) lines with `Effect.log` (run log cap raised
+ *   to 1 GiB): lines per second from trigger to result; then `/log` at line 1, the middle and near the end,
+ *   `LOG_PROBES` (5) times each (p50, lines per page), and paging through the whole log.
+ *   `LOG_RUN_TIMEOUT_SECONDS` (120) bounds the run, `LOG_READ_TIMEOUT_SECONDS` (60) the reads.
  *
- * Bounded: a fixed number of triggers per target; everything on 127.0.0.1.
- * `PROFILE=dir npm run bench` writes a CPU profile of the executor process into `dir` (open it in Chrome's
+ * A part that runs out of time, or fails, prints "did not finish" and the bench goes on with the next.
+ * Develop with small sizes, e.g. `SCALE=1000 LOG_LINES=100000 npm run bench`; on a shared machine wrap runs
+ * in `flock /tmp/bench.lock …` so that two benches never measure each other.
+ * `PROFILE=dir npm run bench` writes a CPU profile of every executor process into `dir` (open it in Chrome's
  * DevTools, Performance tab).
  */
-import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
-import * as Path from "node:path"
+import * as Kill from "./kill.js"
+import { seconds } from "./lib.js"
+import * as Logs from "./logs.js"
+import * as Scale from "./scale.js"
+import * as Throughput from "./throughput.js"
 
-const TRIGGERS = Number(process.env.TRIGGERS ?? 20_000)
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
-const JOB_IDS = Number(process.env.JOB_IDS ?? 1000)
-const here = import.meta.dirname
-
-interface Figures {
-  readonly throughput: number
-  readonly run: readonly [number, number]
-  readonly result: readonly [number, number]
+const parts: Record<string, () => Promise<void>> = {
+  throughput: Throughput.run,
+  scale: Scale.run,
+  kill: Kill.run,
+  logs: Logs.run
 }
 
-const percentiles = (values: Array<number>): readonly [number, number] => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
-  return [at(0.5), at(0.99)]
+const selected = (process.env.PARTS ?? Object.keys(parts).join(",")).split(",").map((name) => name.trim()).filter((
+  name
+) => name !== "")
+const unknown = selected.filter((name) => !(name in parts))
+if (unknown.length > 0) {
+  console.error(`PARTS: unknown ${unknown.join(", ")}; the parts are ${Object.keys(parts).join(", ")}`)
+  process.exit(2)
 }
 
-/** The admin sink: answers everything 200, and reports each callback's logIds. */
-const startSink = (onResult: (logId: number) => void) =>
-  new Promise<{ url: string; close: () => void }>((resolve) => {
-    const server = Http.createServer((req, res) => {
-      let body = ""
-      req.setEncoding("utf8")
-      req.on("data", (chunk) => body += chunk)
-      req.on("end", () => {
-        if (req.url?.endsWith("/api/callback")) {
-          for (const item of JSON.parse(body) as Array<{ logId: number }>) onResult(item.logId)
-        }
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end("{\"code\":200,\"msg\":\"Success\"}")
-      })
-    })
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/xxl-job-admin`,
-        close: () => {
-          server.closeAllConnections()
-          server.close()
-        }
-      }))
-  })
-
-/** Starts a target process and waits for its `READY <port>`. */
-const startTarget = (script: string, env: Record<string, string>) =>
-  new Promise<{ port: number; stop: () => Promise<void> }>((resolve, reject) => {
-    const profile = process.env.PROFILE && script === "executor.ts"
-      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE}`]
-      : []
-    const child = ChildProcess.spawn(process.execPath, [
-      ...profile,
-      "--import",
-      "tsx",
-      Path.join(here, "targets", script)
-    ], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    const exited = new Promise<void>((done) => child.on("exit", () => done()))
-    let out = ""
-    child.stdout.setEncoding("utf8")
-    child.stdout.on("data", (chunk: string) => {
-      out += chunk
-      const ready = /READY (\d+)/.exec(out)
-      if (ready) resolve({ port: Number(ready[1]), stop: () => (child.kill("SIGTERM"), exited) })
-    })
-    child.on("exit", (code) => reject(new Error(`${script} exited (${code}) before it was ready: ${out}`)))
-  })
-
-const post = (agent: Http.Agent, port: number, body: string) =>
-  new Promise<string>((resolve, reject) => {
-    const req = Http.request(
-      { agent, host: "127.0.0.1", port, path: "/run", method: "POST", headers: { "content-type": "application/json" } },
-      (res) => {
-        let text = ""
-        res.setEncoding("utf8")
-        res.on("data", (chunk) => text += chunk)
-        res.on("end", () => resolve(text))
-      }
-    )
-    req.on("error", reject)
-    req.end(body)
-  })
-
-/** Drives one target with the load; logIds start at `firstLogId` so the targets never share one. */
-const measure = async (script: string, firstLogId: number): Promise<Figures> => {
-  const sent = new Map<number, number>()
-  const resultLatencies: Array<number> = []
-  let results = 0
-  let done: () => void = () => {}
-  const allResults = new Promise<void>((resolve) => done = resolve)
-  const sink = await startSink((logId) => {
-    const start = sent.get(logId)
-    if (start === undefined) return
-    sent.delete(logId)
-    resultLatencies.push(performance.now() - start)
-    if (++results === TRIGGERS) done()
-  })
-  const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-bench-"))
-  const target = await startTarget(script, {
-    XXL_JOB_ADMIN_ADDRESSES: sink.url,
-    XXL_JOB_EXECUTOR_APPNAME: "bench",
-    XXL_JOB_EXECUTOR_IP: "127.0.0.1",
-    XXL_JOB_EXECUTOR_HOST: "127.0.0.1",
-    XXL_JOB_EXECUTOR_PORT: "0",
-    XXL_JOB_EXECUTOR_LOGPATH: logPath,
-    XXL_JOB_EXECUTOR_QUEUE_LIMIT: String(TRIGGERS)
-  })
-  const agent = new Http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
-  const runLatencies: Array<number> = []
-  let next = 0
-  const started = performance.now()
-  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-    while (next < TRIGGERS) {
-      const logId = firstLogId + next++
-      const body = JSON.stringify({
-        jobId: logId % JOB_IDS,
-        executorHandler: "trivial",
-        executorBlockStrategy: "SERIAL_EXECUTION",
-        executorTimeout: 0,
-        logId,
-        logDateTime: Date.now(),
-        glueType: "BEAN",
-        broadcastIndex: 0,
-        broadcastTotal: 1
-      })
-      const t0 = performance.now()
-      sent.set(logId, t0)
-      const reply = await post(agent, target.port, body)
-      runLatencies.push(performance.now() - t0)
-      if (!reply.startsWith("{\"code\":200")) throw new Error(`${script} refused a trigger: ${reply}`)
-    }
-  }))
-  await allResults
-  const seconds = (performance.now() - started) / 1000
-  agent.destroy()
-  await target.stop()
-  sink.close()
-  Fs.rmSync(logPath, { recursive: true, force: true })
-  return { throughput: TRIGGERS / seconds, run: percentiles(runLatencies), result: percentiles(resultLatencies) }
+const started = performance.now()
+for (const name of selected) {
+  try {
+    await parts[name]()
+  } catch (error) {
+    console.log(`  ${name} did not finish: ${(error as Error).message}`)
+  }
 }
-
-const ms = (n: number) => `${n.toFixed(1).padStart(7)} ms`
-const show = (name: string, f: Figures) =>
-  console.log(
-    `  ${name.padEnd(22)} ${f.throughput.toFixed(0).padStart(7)} results/s   /run p50 ${ms(f.run[0])} p99 ${
-      ms(f.run[1])
-    }   trigger→result p50 ${ms(f.result[0])} p99 ${ms(f.result[1])}`
-  )
-
-console.log(
-  `effect-xxl-job bench: ${TRIGGERS} triggers per target, ${CONNECTIONS} connections, ${JOB_IDS} jobIds, ${Os.cpus().length} cores`
-)
-const ceiling = await measure("ceiling.ts", 1)
-show("ceiling (bare node:http)", ceiling)
-const executor = await measure("executor.ts", 10_000_000)
-show("effect-xxl-job", executor)
-console.log(`  ratio to the ceiling    ${(executor.throughput / ceiling.throughput).toFixed(2)} (target ≥ 0.60)`)
+console.log(`bench: ${selected.join(", ")} in ${seconds(performance.now() - started)} on ${Os.cpus().length} cores`)

@@ -1,0 +1,295 @@
+/**
+ * What the bench's parts share: the loopback admin sink, target processes, requests to them, percentiles,
+ * the executor's RSS, and deadlines that turn a stuck part into a "did not finish" line instead of a hang.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+const here = import.meta.dirname
+
+/** p50 and p99 (nearest rank, rounded down); NaN for no values, so an empty series prints as such. */
+export const percentiles = (values: ReadonlyArray<number>): readonly [number, number] => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (p: number) =>
+    sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
+  return [at(0.5), at(0.99)]
+}
+
+export const ms = (n: number) => `${n.toFixed(1).padStart(7)} ms`
+export const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`
+export const seconds = (millis: number) => `${(millis / 1000).toFixed(1)} s`
+
+/** One result as the executor reports it (classic protocol). */
+export interface CallbackItem {
+  readonly logId: number
+  readonly handleCode: number
+  readonly handleMsg?: string | null
+}
+
+/**
+ * The admin sink: answers everything 200, and hands over each callback's items with the time the request
+ * that carried them was complete (so a batch's items share one arrival time, as the admin would see them).
+ */
+export const startSink = (onResult: (item: CallbackItem, arrivedAt: number) => void) =>
+  new Promise<{ url: string; close: () => void }>((resolve) => {
+    const server = Http.createServer((req, res) => {
+      let body = ""
+      req.setEncoding("utf8")
+      req.on("data", (chunk) => body += chunk)
+      req.on("end", () => {
+        if (req.url?.endsWith("/api/callback")) {
+          const arrivedAt = performance.now()
+          for (const item of JSON.parse(body) as Array<CallbackItem>) onResult(item, arrivedAt)
+        }
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end("{\"code\":200,\"msg\":\"Success\"}")
+      })
+    })
+    server.listen(0, "127.0.0.1", () =>
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/xxl-job-admin`,
+        close: () => {
+          server.closeAllConnections()
+          server.close()
+        }
+      }))
+  })
+
+export interface Target {
+  readonly port: number
+  readonly pid: number
+  /** SIGTERM, and waits for the exit (the executor drains first). */
+  readonly stop: () => Promise<void>
+  /** SIGKILL, and waits for the exit: for parts whose results no longer matter. */
+  readonly kill: () => Promise<void>
+  /**
+   * The executor's `process.memoryUsage()` after a full GC (`bench/targets/executor.ts` answers SIGUSR2 with
+   * it): what its RSS is made of, and how much of the heap is live. Undefined when no answer came in time.
+   * Not for the ceiling, which has no such handler (SIGUSR2 would end it).
+   */
+  readonly memory: () => Promise<NodeJS.MemoryUsage | undefined>
+}
+
+/** Targets still running: killed when the bench exits, so that a part that failed leaves no process behind. */
+const live = new Set<ChildProcess.ChildProcess>()
+process.on("exit", () => {
+  for (const child of live) child.kill("SIGKILL")
+})
+
+/** Starts a target process (`bench/targets/<script>`) and waits for its `READY <port>`. */
+export const startTarget = (script: string, env: Record<string, string>) =>
+  new Promise<Target>((resolve, reject) => {
+    const profile = process.env.PROFILE && script === "executor.ts"
+      ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE}`]
+      : []
+    const child = ChildProcess.spawn(process.execPath, [
+      ...profile,
+      "--expose-gc",
+      "--import",
+      "tsx",
+      Path.join(here, "targets", script)
+    ], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    live.add(child)
+    const exited = new Promise<void>((done) =>
+      child.on("exit", () => {
+        live.delete(child)
+        done()
+      })
+    )
+    const signal = (name: NodeJS.Signals) => () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(name)
+      return exited
+    }
+    // Whoever waits for the next MEMORY line.
+    let onMemory: ((usage: NodeJS.MemoryUsage) => void) | undefined
+    const memory = () =>
+      new Promise<NodeJS.MemoryUsage | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          onMemory = undefined
+          resolve(undefined)
+        }, 10_000)
+        onMemory = (usage) => {
+          clearTimeout(timer)
+          onMemory = undefined
+          resolve(usage)
+        }
+        child.kill("SIGUSR2")
+      })
+    let out = ""
+    child.stdout.setEncoding("utf8")
+    child.stdout.on("data", (chunk: string) => {
+      out += chunk
+      let newline: number
+      while ((newline = out.indexOf("\n")) >= 0) {
+        const line = out.slice(0, newline)
+        out = out.slice(newline + 1)
+        const ready = /^READY (\d+)/.exec(line)
+        // The pid is that of the node process running the target itself (no shell or wrapper between).
+        if (ready) {
+          resolve({ port: Number(ready[1]), pid: child.pid!, stop: signal("SIGTERM"), kill: signal("SIGKILL"), memory })
+        } else if (line.startsWith("MEMORY ")) {
+          onMemory?.(JSON.parse(line.slice(7)) as NodeJS.MemoryUsage)
+        }
+      }
+    })
+    child.on("exit", (code) => reject(new Error(`${script} exited (${code}) before it was ready: ${out}`)))
+  })
+
+/**
+ * POSTs `body` to `path` and resolves with the reply's text. With `timeoutMs`, a reply not complete by then
+ * (however much of it has arrived) fails the request, so a slow or huge reply cannot stall a part.
+ */
+export const post = (agent: Http.Agent, port: number, path: string, body: string, timeoutMs?: number) =>
+  new Promise<string>((resolve, reject) => {
+    const req = Http.request(
+      { agent, host: "127.0.0.1", port, path, method: "POST", headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = ""
+        res.setEncoding("utf8")
+        res.on("data", (chunk) => text += chunk)
+        res.on("end", () => {
+          clearTimeout(timer)
+          resolve(text)
+        })
+        res.on("error", reject)
+      }
+    )
+    const timer = timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => req.destroy(new Error(`${path} took over ${timeoutMs} ms`)), timeoutMs)
+    req.on("error", (error) => {
+      clearTimeout(timer)
+      reject(error)
+    })
+    req.end(body)
+  })
+
+/** A `/run` body as the admin sends it. */
+export const triggerBody = (options: {
+  readonly jobId: number
+  readonly logId: number
+  readonly handler: string
+  readonly params?: string
+  readonly logDateTime?: number
+}) =>
+  JSON.stringify({
+    jobId: options.jobId,
+    executorHandler: options.handler,
+    executorParams: options.params ?? "",
+    executorBlockStrategy: "SERIAL_EXECUTION",
+    executorTimeout: 0,
+    logId: options.logId,
+    logDateTime: options.logDateTime ?? Date.now(),
+    glueType: "BEAN",
+    broadcastIndex: 0,
+    broadcastTotal: 1
+  })
+
+export const accepted = (reply: string) => reply.startsWith("{\"code\":200")
+
+/** A field of `/proc/<pid>/status` in KiB (VmRSS: resident now; VmHWM: the peak so far). */
+export const statusKiB = (pid: number, field: "VmRSS" | "VmHWM"): number => {
+  const status = Fs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)
+  if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`)
+  return Number(match[1])
+}
+
+export const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
+
+/** A point in time a part must be done by. */
+export interface Deadline {
+  readonly expired: () => boolean
+  readonly remaining: () => number
+}
+
+export const deadline = (millis: number): Deadline => {
+  const end = performance.now() + millis
+  return { expired: () => performance.now() >= end, remaining: () => Math.max(0, end - performance.now()) }
+}
+
+/** Resolves true once `work` has settled, or false once `millis` have passed first (it is left running). */
+export const within = (work: Promise<unknown>, millis: number): Promise<boolean> => {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), millis))
+  return Promise.race([work.then(() => true), timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Runs `task(i)` for i = 0..count-1 with at most `concurrency` at once, in order of i, until all are done
+ * or the deadline passes; resolves with how many were started. A failing task fails the whole.
+ */
+export const pool = async (
+  count: number,
+  concurrency: number,
+  until: Deadline,
+  task: (i: number) => Promise<void>
+): Promise<number> => {
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, async () => {
+    while (next < count && !until.expired()) await task(next++)
+  }))
+  return next
+}
+
+/**
+ * An executor (`bench/targets/executor.ts`) of its own, with a sink and a fresh temp log dir, all on
+ * 127.0.0.1. `close` kills it (SIGKILL: the parts that use this do not need its drain) and removes the dir.
+ */
+export const startExecutor = async (
+  onResult: (item: CallbackItem, arrivedAt: number) => void,
+  env: Record<string, string> = {}
+) => {
+  const sink = await startSink(onResult)
+  const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-bench-"))
+  try {
+    const target = await startTarget("executor.ts", { ...executorEnv(sink.url, logPath), ...env })
+    const close = async () => {
+      await target.kill()
+      sink.close()
+      Fs.rmSync(logPath, { recursive: true, force: true })
+    }
+    return { target, logPath, close }
+  } catch (error) {
+    sink.close()
+    Fs.rmSync(logPath, { recursive: true, force: true })
+    throw error
+  }
+}
+
+/** The settings every target gets: loopback only, a free port, logs and journal under `logPath`. */
+export const executorEnv = (sinkUrl: string, logPath: string): Record<string, string> => ({
+  XXL_JOB_ADMIN_ADDRESSES: sinkUrl,
+  XXL_JOB_EXECUTOR_APPNAME: "bench",
+  XXL_JOB_EXECUTOR_IP: "127.0.0.1",
+  XXL_JOB_EXECUTOR_HOST: "127.0.0.1",
+  XXL_JOB_EXECUTOR_PORT: "0",
+  XXL_JOB_EXECUTOR_LOGPATH: logPath
+})
+
+/** Sends `count` sleeping triggers (jobIds 0..count-1, logIds from `firstLogId`), as fast as the connections go. */
+export const triggerSleepers = async (
+  agent: Http.Agent,
+  port: number,
+  count: number,
+  connections: number,
+  firstLogId: number,
+  until: Deadline
+): Promise<{ accepted: number; refusal: string | undefined }> => {
+  let ok = 0
+  let refusal: string | undefined
+  await pool(count, connections, until, async (jobId) => {
+    if (refusal !== undefined) return
+    const reply = await post(agent, port, "/run", triggerBody({ jobId, logId: firstLogId + jobId, handler: "sleep" }))
+    if (accepted(reply)) ok++
+    else refusal ??= reply
+  })
+  return { accepted: ok, refusal }
+}

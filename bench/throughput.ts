@@ -1,0 +1,91 @@
+/**
+ * Throughput: `TRIGGERS` `/run` triggers of a trivial job over `CONNECTIONS` keep-alive connections across
+ * `JOB_IDS` jobIds, sent to the executor and to the bare node:http ceiling in turn; results at the admin per
+ * second, `/run` latency and trigger-to-result latency for each, and the executor's ratio to the ceiling.
+ */
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { executorEnv, ms, percentiles, post, startSink, startTarget } from "./lib.js"
+
+const TRIGGERS = Number(process.env.TRIGGERS ?? 20_000)
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
+const JOB_IDS = Number(process.env.JOB_IDS ?? 1000)
+
+interface Figures {
+  readonly throughput: number
+  readonly run: readonly [number, number]
+  readonly result: readonly [number, number]
+}
+
+/** Drives one target with the load; logIds start at `firstLogId` so the targets never share one. */
+const measure = async (script: string, firstLogId: number): Promise<Figures> => {
+  const sent = new Map<number, number>()
+  const resultLatencies: Array<number> = []
+  let results = 0
+  let done: () => void = () => {}
+  const allResults = new Promise<void>((resolve) => done = resolve)
+  const sink = await startSink(({ logId }) => {
+    const start = sent.get(logId)
+    if (start === undefined) return
+    sent.delete(logId)
+    resultLatencies.push(performance.now() - start)
+    if (++results === TRIGGERS) done()
+  })
+  const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-bench-"))
+  const target = await startTarget(script, {
+    ...executorEnv(sink.url, logPath),
+    XXL_JOB_EXECUTOR_QUEUE_LIMIT: String(TRIGGERS)
+  })
+  const agent = new Http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+  const runLatencies: Array<number> = []
+  let next = 0
+  const started = performance.now()
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (next < TRIGGERS) {
+      const logId = firstLogId + next++
+      const body = JSON.stringify({
+        jobId: logId % JOB_IDS,
+        executorHandler: "trivial",
+        executorBlockStrategy: "SERIAL_EXECUTION",
+        executorTimeout: 0,
+        logId,
+        logDateTime: Date.now(),
+        glueType: "BEAN",
+        broadcastIndex: 0,
+        broadcastTotal: 1
+      })
+      const t0 = performance.now()
+      sent.set(logId, t0)
+      const reply = await post(agent, target.port, "/run", body)
+      runLatencies.push(performance.now() - t0)
+      if (!reply.startsWith("{\"code\":200")) throw new Error(`${script} refused a trigger: ${reply}`)
+    }
+  }))
+  await allResults
+  const seconds = (performance.now() - started) / 1000
+  agent.destroy()
+  await target.stop()
+  sink.close()
+  Fs.rmSync(logPath, { recursive: true, force: true })
+  return { throughput: TRIGGERS / seconds, run: percentiles(runLatencies), result: percentiles(resultLatencies) }
+}
+
+const show = (name: string, f: Figures) =>
+  console.log(
+    `  ${name.padEnd(22)} ${f.throughput.toFixed(0).padStart(7)} results/s   /run p50 ${ms(f.run[0])} p99 ${
+      ms(f.run[1])
+    }   trigger→result p50 ${ms(f.result[0])} p99 ${ms(f.result[1])}`
+  )
+
+export const run = async () => {
+  console.log(
+    `effect-xxl-job bench: ${TRIGGERS} triggers per target, ${CONNECTIONS} connections, ${JOB_IDS} jobIds, ${Os.cpus().length} cores`
+  )
+  const ceiling = await measure("ceiling.ts", 1)
+  show("ceiling (bare node:http)", ceiling)
+  const executor = await measure("executor.ts", 10_000_000)
+  show("effect-xxl-job", executor)
+  console.log(`  ratio to the ceiling    ${(executor.throughput / ceiling.throughput).toFixed(2)} (target ≥ 0.60)`)
+}
