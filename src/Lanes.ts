@@ -19,6 +19,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
 import * as FiberSet from "effect/FiberSet"
 import * as HashMap from "effect/HashMap"
 import * as HashSet from "effect/HashSet"
@@ -157,18 +158,34 @@ const resultOf = (
   return { code: Code.fail, msg: Messages.cutResult(trace), log: [Messages.logException(trace)] }
 }
 
-/** A logger that writes into one run's log: plain `Effect.log*` calls inside a job land there. */
-const runLogger = (writer: Writer, handler: string) =>
-  Logger.make(({ annotations, cause, date, fiberId, logLevel, message }) => {
+/** The log of the run a fiber works for, in the run's context; read by `laneLogger`. */
+class RunLog extends Context.Tag("effect-xxl-job/Lanes/RunLog")<RunLog, {
+  readonly writer: Writer
+  readonly source: string
+}>() {}
+
+/**
+ * The lane fibers' logger: inside a run, plain `Effect.log*` calls land in that run's log; anywhere else
+ * (the executor's own logs) they go to the loggers the executor was built with. One logger for all runs:
+ * a logger made per run cost an allocation and a hash each time.
+ */
+const laneLogger = (outer: HashSet.HashSet<Logger.Logger<unknown, any>>) =>
+  Logger.make<unknown, void>((options) => {
+    const run = Context.getOption(FiberRefs.getOrDefault(options.context, FiberRef.currentContext), RunLog)
+    if (Option.isNone(run)) {
+      for (const logger of outer) logger.log(options)
+      return
+    }
+    const { annotations, cause, date, fiberId, logLevel, message } = options
     const parts = Array.isArray(message) ? message : [message]
     let text = parts.map((part) => Inspectable.toStringUnknown(part, 0)).join(" ")
     if (HashMap.size(annotations) > 0) {
       for (const [key, value] of annotations) text += ` ${key}=${Inspectable.toStringUnknown(value, 0)}`
     }
     if (!Cause.isEmpty(cause)) text += `\n${Cause.pretty(cause, { renderErrorCause: true })}`
-    writer.append(formatEntry({
+    run.value.writer.append(formatEntry({
       date,
-      source: handler,
+      source: run.value.source,
       level: logLevel.label,
       thread: FiberId.threadName(fiberId),
       message: text
@@ -187,8 +204,12 @@ export const make = <R>(registry: Job.Registry<R>) =>
     const settings = yield* ExecutorConfig
     const jobLog = yield* JobLog
     const outbox = yield* Outbox
-    // Lane fibers are forked with the layer's context, so jobs find their requirements `R` there.
-    const runFork = yield* FiberSet.makeRuntime<R, void, never>()
+    // Lane fibers are forked with the layer's context, so jobs find their requirements `R` there, and with
+    // the lane logger, so a run's logs land in its log.
+    const outerLoggers = yield* FiberRef.get(FiberRef.currentLoggers)
+    const runFork = yield* FiberSet.makeRuntime<R, void, never>().pipe(
+      Effect.locally(FiberRef.currentLoggers, HashSet.make(laneLogger(outerLoggers)))
+    )
     // Answers for stopped lanes' queued triggers go on in fibers of their own; shutdown waits for them.
     const answering = yield* FiberSet.make<void, never>()
     const runAnswer = yield* FiberSet.runtime(answering)<never>()
@@ -247,9 +268,10 @@ export const make = <R>(registry: Job.Registry<R>) =>
         }
         const seconds = trigger.executorTimeout
         // The jobs' own requirements are already in the lane fiber's context (see `runFork`).
-        const logged: Effect.Effect<Job.Outcome, unknown, R> = lane.job.run.pipe(
-          Effect.provideService(Job.JobContext, context),
-          Effect.locally(FiberRef.currentLoggers, HashSet.make(runLogger(jobWriter, source)))
+        const logged: Effect.Effect<Job.Outcome, unknown, R> = Effect.mapInputContext(
+          lane.job.run,
+          (outer: Context.Context<R>) =>
+            Context.add(Context.add(outer, Job.JobContext, context), RunLog, { writer: jobWriter, source })
         )
         const run = seconds > 0
           ? Effect.timeoutFail(logged, {

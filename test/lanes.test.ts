@@ -56,7 +56,18 @@ const Typed = Job.make({
   run: ({ n }) => Effect.succeed(`n=${n}`)
 })
 
-const jobs = Job.registry(Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed, NoCode)
+/** Logs at two levels, with an annotation, from the run and from a fiber the run forks. */
+const Chatty = Job.make({
+  name: "chatty",
+  run: Effect.gen(function*() {
+    yield* Effect.logInfo("hello from the run").pipe(Effect.annotateLogs("step", 1))
+    yield* Effect.logWarning("careful")
+    yield* Effect.fork(Effect.log("from a child fiber")).pipe(Effect.flatMap(Fiber.join))
+    return "chatted"
+  })
+})
+
+const jobs = Job.registry(Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed, NoCode, Chatty)
 const TestEnv = MockAdmin.layer(jobs, { queueLimit: 3, laneIdleSeconds: 60 })
 
 const reset = Effect.sync(() => {
@@ -64,6 +75,22 @@ const reset = Effect.sync(() => {
 })
 
 describe("lanes", () => {
+  it.effect("a run's Effect.log calls land in its own log, with level and annotations, and nowhere else", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      const { result } = yield* admin.run({ handler: "chatty", jobId: 90, logId: 900 })
+      assert.strictEqual(result.handleCode, 200)
+      const other = yield* admin.run({ handler: "other", jobId: 91, logId: 901 })
+      assert.strictEqual(other.result.handleCode, 200)
+      const log = (yield* admin.log(900)).logContent
+      assert.match(log, /\[chatty\]-\[INFO\]-\[#\d+\] hello from the run step=1\n/)
+      assert.match(log, /\[chatty\]-\[WARN\]-\[#\d+\] careful\n/)
+      assert.match(log, /from a child fiber\n/)
+      const otherLog = (yield* admin.log(901)).logContent
+      assert.notInclude(otherLog, "hello")
+      assert.notInclude(otherLog, "child fiber")
+    }).pipe(Effect.provide(TestEnv)))
+
   it.effect("SERIAL_EXECUTION runs one jobId's triggers one at a time, in order", () =>
     Effect.gen(function*() {
       yield* reset
