@@ -163,7 +163,7 @@ export const post = (agent: Http.Agent, port: number, path: string, body: string
     )
     const timer = timeoutMs === undefined
       ? undefined
-      : setTimeout(() => req.destroy(new Error(`${path} took over ${timeoutMs} ms`)), timeoutMs)
+      : setTimeout(() => req.destroy(new Error(`${path} took over ${Math.round(timeoutMs)} ms`)), timeoutMs)
     req.on("error", (error) => {
       clearTimeout(timer)
       reject(error)

@@ -10,9 +10,9 @@ import { accepted, deadline, mib, ms, percentiles, post, seconds, startExecutor,
 const LINES = Number(process.env.LOG_LINES ?? 1_000_000)
 /** Each position is read this many times; the p50 is reported. */
 const PROBES = Number(process.env.LOG_PROBES ?? 5)
-const RUN_TIMEOUT_MS = Number(process.env.LOG_RUN_TIMEOUT_SECONDS ?? 120) * 1000
-/** For all the reads together (probes, then paging through). */
-const READ_TIMEOUT_MS = Number(process.env.LOG_READ_TIMEOUT_SECONDS ?? 60) * 1000
+const RUN_TIMEOUT_MS = Number(process.env.LOG_RUN_TIMEOUT_SECONDS ?? 60) * 1000
+/** For each phase of reads (the probes; paging through). */
+const READ_TIMEOUT_MS = Number(process.env.LOG_READ_TIMEOUT_SECONDS ?? 30) * 1000
 const MAX_RUN_LOG_BYTES = 1024 * 1024 * 1024
 
 interface Page {
@@ -69,7 +69,8 @@ export const run = async () => {
       } (result ${done.code}: ${done.msg})`
     )
 
-    const until = deadline(READ_TIMEOUT_MS)
+    // Each phase below has READ_TIMEOUT_MS of its own; a read past it fails, and the phase reports what it has.
+    let until = deadline(READ_TIMEOUT_MS)
     const read = async (fromLineNum: number): Promise<Read> => {
       const body = JSON.stringify({ logDateTim: logDateTime, logId, fromLineNum })
       const start = performance.now()
@@ -79,18 +80,24 @@ export const run = async () => {
       if (parsed.code !== 200 || parsed.content === undefined) throw new Error(`/log answered ${text.slice(0, 200)}`)
       return { page: parsed.content, millis, bytes: Buffer.byteLength(text, "utf8") }
     }
+    const failure = (error: unknown) => `did not finish: ${(error as Error).message}`
 
     // The positions in turn, round after round, so that no position profits from a read just before it of
     // the same page; the very first read is shown apart (it may open the file or build an index).
     const positions = [1, Math.max(1, Math.floor(LINES / 2)), Math.max(1, LINES - 100)]
     const reads = positions.map((): Array<Read> => [])
     let first: Read | undefined
-    for (let round = 0; round < PROBES && !until.expired(); round++) {
-      for (const [i, position] of positions.entries()) {
-        const r = await read(position)
-        first ??= r
-        reads[i].push(r)
+    let probeFailure: string | undefined
+    try {
+      for (let round = 0; round < PROBES && !until.expired(); round++) {
+        for (const [i, position] of positions.entries()) {
+          const r = await read(position)
+          first ??= r
+          reads[i].push(r)
+        }
       }
+    } catch (error) {
+      probeFailure = failure(error)
     }
     if (first !== undefined) {
       console.log(`  first /log               ${ms(first.millis)} (from line 1, ${mib(first.bytes / 1024)} reply)`)
@@ -98,37 +105,43 @@ export const run = async () => {
     const cell = (i: number, show: (rs: Array<Read>) => string) =>
       `from line ${positions[i]}: ${reads[i].length === 0 ? "not read" : show(reads[i])}`
     const row = (show: (rs: Array<Read>) => string) => positions.map((_, i) => cell(i, show)).join("   ")
-    const p50 = (rs: Array<Read>) => ms(percentiles(rs.map((r) => r.millis))[0]).trim()
+    const p50 = (rs: Array<Read>) => `${ms(percentiles(rs.map((r) => r.millis))[0]).trim()} (${rs.length}×)`
     const size = (rs: Array<Read>) => `${linesIn(rs[0].page)} lines, ${mib(rs[0].bytes / 1024)}`
     console.log(`  /log time p50            ${row(p50)}   (target: about equal)`)
     console.log(`  /log page                ${row(size)}`)
+    if (probeFailure !== undefined) console.log(`  /log probes              ${probeFailure}`)
 
     // The admin's viewer: from line 1, each next read from toLineNum + 1, until a page with nothing new.
+    until = deadline(READ_TIMEOUT_MS)
     let from = 1
     let pages = 0
     let lines = 0
     let bytes = 0
     let largest = 0
     const start = performance.now()
-    let finished = false
-    while (!until.expired()) {
-      const { bytes: size, page } = await read(from)
-      pages++
-      bytes += size
-      largest = Math.max(largest, size)
-      if (page.logContent === "" || page.isEnd) {
-        finished = true
-        break
+    let outcome: string | undefined
+    try {
+      while (outcome === undefined) {
+        if (until.expired()) throw new Error(`out of time at line ${from}`)
+        const { bytes: size, page } = await read(from)
+        pages++
+        bytes += size
+        largest = Math.max(largest, size)
+        if (page.logContent === "" || page.isEnd) outcome = "done"
+        else if (page.toLineNum < from) throw new Error(`/log from line ${from} answered toLineNum ${page.toLineNum}`)
+        else {
+          lines += linesIn(page)
+          from = page.toLineNum + 1
+        }
       }
-      if (page.toLineNum < from) throw new Error(`/log from line ${from} answered toLineNum ${page.toLineNum}`)
-      lines += linesIn(page)
-      from = page.toLineNum + 1
+    } catch (error) {
+      outcome = failure(error)
     }
     const pagingMs = performance.now() - start
     const rate = `${pages} pages, ${lines} lines, ${mib(bytes / 1024)} (largest reply ${mib(largest / 1024)}) in ${
       seconds(pagingMs)
     }: ${(pages / pagingMs * 1000).toFixed(1)} pages/s, ${(lines / pagingMs * 1000).toFixed(0)} lines/s`
-    console.log(`  /log line 1 → end        ${finished ? rate : `did not finish: ${rate}`}`)
+    console.log(`  /log line 1 → end        ${outcome === "done" ? rate : `${outcome}; so far ${rate}`}`)
   } catch (error) {
     console.log(`  logs did not finish: ${(error as Error).message}`)
   } finally {

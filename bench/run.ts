@@ -11,7 +11,7 @@
  *   then the executor's throughput as a ratio of the ceiling's.
  * - scale (`bench/scale.ts`): for each N in `SCALE` (`1000,10000,100000`), a fresh executor with N jobs
  *   running at once (each sleeping until killed): its RSS and the memory per running job, and `/beat` p50/p99
- *   over `BEATS` (200) sequential beats while they run. `SCALE_TIMEOUT_SECONDS` (90) bounds the triggers of
+ *   over `BEATS` (200) sequential beats while they run. `SCALE_TIMEOUT_SECONDS` (60) bounds the triggers of
  *   one N.
  * - kill (`bench/kill.ts`): with `KILL_RUNNING` (10000) jobs running, `/kill` for `KILLS` (1000) of them,
  *   `KILL_CONCURRENCY` (8) at a time: `/kill` to the killed run's result at the admin, p50/p99, and the
@@ -19,7 +19,7 @@
  * - logs (`bench/logs.ts`): one run writes `LOG_LINES` (1000000) lines with `Effect.log` (run log cap raised
  *   to 1 GiB): lines per second from trigger to result; then `/log` at line 1, the middle and near the end,
  *   `LOG_PROBES` (5) times each (p50, lines per page), and paging through the whole log.
- *   `LOG_RUN_TIMEOUT_SECONDS` (120) bounds the run, `LOG_READ_TIMEOUT_SECONDS` (60) the reads.
+ *   `LOG_RUN_TIMEOUT_SECONDS` (60) bounds the run, `LOG_READ_TIMEOUT_SECONDS` (30) each phase of reads.
  *
  * A part that runs out of time, or fails, prints "did not finish" and the bench goes on with the next.
  * Develop with small sizes, e.g. `SCALE=1000 LOG_LINES=100000 npm run bench`; on a shared machine wrap runs

@@ -22,7 +22,7 @@ const SCALE = (process.env.SCALE ?? "1000,10000,100000").split(",").map((n) => N
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
 const BEATS = Number(process.env.BEATS ?? 200)
 /** The time one N may take to have all its triggers accepted. */
-const TRIGGER_TIMEOUT_MS = Number(process.env.SCALE_TIMEOUT_SECONDS ?? 90) * 1000
+const TRIGGER_TIMEOUT_MS = Number(process.env.SCALE_TIMEOUT_SECONDS ?? 60) * 1000
 
 /** `count` sequential `/beat`s, each timed from send to complete reply. */
 export const beats = async (agent: Http.Agent, port: number, count: number): Promise<Array<number>> => {
