@@ -131,8 +131,8 @@ export const startTarget = (script: string, env: Record<string, string>) =>
         const line = out.slice(0, newline)
         out = out.slice(newline + 1)
         const ready = /^READY (\d+)/.exec(line)
-        // The pid is that of the node process running the target itself (no shell or wrapper between).
         if (ready) {
+          // The pid is that of the node process running the target itself (no shell or wrapper between).
           resolve({ port: Number(ready[1]), pid: child.pid!, stop: signal("SIGTERM"), kill: signal("SIGKILL"), memory })
         } else if (line.startsWith("MEMORY ")) {
           onMemory?.(JSON.parse(line.slice(7)) as NodeJS.MemoryUsage)

@@ -10,9 +10,10 @@
  *   an echo result). For each: results at the admin per second, `/run` p50/p99, trigger-to-result p50/p99;
  *   then the executor's throughput as a ratio of the ceiling's.
  * - scale (`bench/scale.ts`): for each N in `SCALE` (`1000,10000,100000`), a fresh executor with N jobs
- *   running at once (each sleeping until killed): its RSS and the memory per running job, and `/beat` p50/p99
- *   over `BEATS` (200) sequential beats while they run. `SCALE_TIMEOUT_SECONDS` (60) bounds the triggers of
- *   one N.
+ *   running at once (each sleeping until killed): its RSS and the memory per running job, `/beat` p50/p99
+ *   over `BEATS` (200) sequential beats while they run, and last the live heap per running job after a full
+ *   GC (the executor target answers SIGUSR2 with its `process.memoryUsage()`). `SCALE_TIMEOUT_SECONDS` (60)
+ *   bounds the triggers of one N.
  * - kill (`bench/kill.ts`): with `KILL_RUNNING` (10000) jobs running, `/kill` for `KILLS` (1000) of them,
  *   `KILL_CONCURRENCY` (8) at a time: `/kill` to the killed run's result at the admin, p50/p99, and the
  *   `/kill` answer. `KILL_TIMEOUT_SECONDS` (60) bounds the part.

@@ -69,7 +69,7 @@ const one = async (n: number) => {
     const detail = `at accept ${mib(atAccept)}, after beats ${mib(afterBeats)}, baseline ${mib(baseline)}`
     console.log(
       `${label} RSS ${mib(rss)} (${detail}, peak ${mib(peak)}): ${perJob.toFixed(1)} KiB per running job` +
-        "   (target at 100k: < 1024 MiB RSS, i.e. ≲ 10 KiB per job)"
+        "   (target: < 1024 MiB RSS with 100k running)"
     )
     console.log(`${label} /beat p50 ${ms(beat[0])} p99 ${ms(beat[1])} over ${BEATS} beats   (target p99 < 50 ms)`)
     // Last, as the full GC it asks for would disturb the figures above.
