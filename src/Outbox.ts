@@ -1,6 +1,6 @@
 /**
- * Results on their way to the admin. A finished run's result is stored (durably with the file store)
- * before it is sent, sent in batches of at most `callbackBatchSize`, retried with backoff up to 30 s for as
+ * Results on their way to the admin. A finished run's result is journaled (with the file store) before it
+ * is sent, sent in batches of at most `callbackBatchSize`, retried with backoff up to 30 s for as
  * long as the admin is away, and forgotten only once an admin answered code 200: delivery is at least once.
  * Results left by an earlier process are sent first. The outbox is bounded by age and count; whatever the
  * bounds drop is logged as an error, never silently. Running jobs never wait for the admin.
@@ -121,7 +121,7 @@ export const make = Effect.gen(function*() {
   /** Sends one batch, once it is journaled, until an admin accepts it or the bounds drop it. */
   const deliver = (batch: ReadonlyArray<Entry>) =>
     Effect.gen(function*() {
-      yield* store.sync
+      yield* store.written
       for (let attempt = 1;; attempt++) {
         const live = batch.filter((entry) => pending.has(entry.id))
         if (live.length === 0) return
