@@ -16,8 +16,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
+import * as NodeFs from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
+import { promisify } from "node:util"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { CallbackItem } from "./Wire.js"
 
@@ -113,6 +115,23 @@ export const replay = (
   return { entries: [...live.values()].sort((a, b) => a.id - b.id), records, skipped }
 }
 
+// The journal's appends use plain file descriptors: fs.promises' FileHandle costs several times more of the
+// event loop per call, and the journal is written on every turn under load.
+const openFd = promisify(NodeFs.open)
+const fsyncFd = promisify(NodeFs.fsync)
+const closeFd = promisify(NodeFs.close)
+const writeAll = (fd: number, text: string) =>
+  new Promise<void>((resolve, reject) => {
+    const bytes = Buffer.from(text, "utf8")
+    const from = (offset: number): void =>
+      NodeFs.write(fd, bytes, offset, bytes.length - offset, null, (error, written) => {
+        if (error) reject(error)
+        else if (offset + written < bytes.length) from(offset + written)
+        else resolve()
+      })
+    from(0)
+  })
+
 /** Journals with more records than this are compacted once most of them are dead. */
 const compactAfterRecords = 20_000
 
@@ -142,7 +161,7 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
 
     const live = new Map<number, Entry>(recovered.entries.map((entry) => [entry.id, entry]))
     let records = recovered.records
-    let handle = yield* Effect.promise(() => Fs.open(journalPath, "a"))
+    let fd = yield* Effect.promise(() => openFd(journalPath, "a"))
 
     // Group commit: everything added while a write is under way shares the next one. Writes, fsyncs and
     // compactions take turns on `chain`.
@@ -155,7 +174,7 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     const syncNow = async () => {
       if (!unsynced) return
       unsynced = false
-      await handle.sync()
+      await fsyncFd(fd)
     }
     const syncTimer = setInterval(() => {
       if (unsynced) chain = chain.then(syncNow).catch(() => undefined)
@@ -168,12 +187,12 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       await temp.writeFile(text, "utf8")
       await temp.sync()
       await temp.close()
-      await handle.close()
+      await closeFd(fd)
       await Fs.rename(tempPath, journalPath)
       const dir = await Fs.open(directory, "r")
       await dir.sync().catch(() => undefined)
       await dir.close()
-      handle = await Fs.open(journalPath, "a")
+      fd = await openFd(journalPath, "a")
       // The new journal was fsynced whole; what the old one had unsynced is in it.
       unsynced = false
       records = live.size
@@ -184,7 +203,7 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       const lines = buffer
       buffer = []
       if (lines.length > 0) {
-        await handle.write(lines.join(""))
+        await writeAll(fd, lines.join(""))
         unsynced = true
         records += lines.length
       }
@@ -212,7 +231,7 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
         clearInterval(syncTimer)
         await commit([]).catch(() => undefined)
         await syncNow().catch(() => undefined)
-        await handle.close()
+        await closeFd(fd)
       })
     )
 
