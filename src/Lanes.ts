@@ -4,29 +4,31 @@
  * starts a new one. `executorTimeout` interrupts a run (502), `/kill` interrupts it and reports what was
  * queued, and every accepted trigger gets exactly one result, handed to the `Outbox`.
  *
- * Lane state is plain mutable data changed only in synchronous steps, so no two fibers ever see it half
- * changed; a lane holds a fiber only while it has work.
+ * Each run is a fiber of its own, forked with the run's `JobContext` and log in its context; the lane itself
+ * is plain mutable data changed only in synchronous steps (a trigger's admission, a run's end seen by the
+ * fiber's observer, a stop), so nothing ever sees it half changed. A run's result is reported by that
+ * observer, which is called however the fiber ends: no result can be skipped.
  *
  * @since 1.0.0
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
+import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
-import * as FiberSet from "effect/FiberSet"
 import * as HashMap from "effect/HashMap"
 import * as HashSet from "effect/HashSet"
 import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { whileClosing } from "./internal/closing.js"
@@ -88,17 +90,22 @@ interface Lane {
   readonly handlerKey: string
   readonly job: Job.Job<any>
   readonly queue: Array<TriggerParam>
-  readonly queuedLogIds: Set<number>
+  /** The logIds in `queue` (for Java's repeat check), made when something is queued. */
+  queuedLogIds: Set<number> | undefined
+  /** The trigger being run; cleared once its result is reported. */
   running: TriggerParam | undefined
-  /** True while the lane has a fiber working through its queue. */
+  fiber: Fiber.RuntimeFiber<Job.Outcome, unknown> | undefined
+  /** True from the moment the lane has work until it has none (its start may still be pending). */
   active: boolean
-  worker: Fiber.RuntimeFiber<void> | undefined
+  /** True while `runNext` is taking triggers (a run that ends at once then leaves the next to it). */
+  starting: boolean
   stopReason: string | undefined
   idleSince: number
   /** The lane this one replaced: its last run must end before this one starts (no overlap). */
-  readonly previous: Deferred.Deferred<void> | undefined
-  /** Completed once the lane is stopped and its fiber has ended. */
-  readonly finished: Deferred.Deferred<void>
+  readonly previous: Lane | undefined
+  /** Set once the lane is stopped and its run has ended; `onEnded` is called then. */
+  ended: boolean
+  onEnded: Array<() => void> | undefined
 }
 
 const blockStrategies = new Set(["SERIAL_EXECUTION", "DISCARD_LATER", "COVER_EARLY"])
@@ -165,15 +172,15 @@ class RunLog extends Context.Tag("effect-xxl-job/Lanes/RunLog")<RunLog, {
 }>() {}
 
 /**
- * The lane fibers' logger: inside a run, plain `Effect.log*` calls land in that run's log; anywhere else
- * (the executor's own logs) they go to the loggers the executor was built with. One logger for all runs:
- * a logger made per run cost an allocation and a hash each time.
+ * The runs' logger: inside a run, plain `Effect.log*` calls land in that run's log; anywhere else they go to
+ * the loggers the executor was built with, at its level. One logger for all runs: a logger made per run cost
+ * an allocation and a hash each time.
  */
-const laneLogger = (outer: HashSet.HashSet<Logger.Logger<unknown, any>>) =>
+const laneLogger = (outer: HashSet.HashSet<Logger.Logger<unknown, any>>, outerLevel: LogLevel.LogLevel) =>
   Logger.make<unknown, void>((options) => {
     const run = Context.getOption(FiberRefs.getOrDefault(options.context, FiberRef.currentContext), RunLog)
     if (Option.isNone(run)) {
-      for (const logger of outer) logger.log(options)
+      if (LogLevel.greaterThanEqual(options.logLevel, outerLevel)) { for (const logger of outer) logger.log(options) }
       return
     }
     const { annotations, cause, date, fiberId, logLevel, message } = options
@@ -204,24 +211,36 @@ export const make = <R>(registry: Job.Registry<R>) =>
     const settings = yield* ExecutorConfig
     const jobLog = yield* JobLog
     const outbox = yield* Outbox
-    // Lane fibers are forked with the layer's context, so jobs find their requirements `R` there, and with
-    // the lane logger, so a run's logs land in its log.
-    const outerLoggers = yield* FiberRef.get(FiberRef.currentLoggers)
-    const runFork = yield* FiberSet.makeRuntime<R, void, never>().pipe(
-      Effect.locally(FiberRef.currentLoggers, HashSet.make(laneLogger(outerLoggers)))
-    )
-    // Answers for stopped lanes' queued triggers go on in fibers of their own; shutdown waits for them.
-    const answering = yield* FiberSet.make<void, never>()
-    const runAnswer = yield* FiberSet.runtime(answering)<never>()
+    const clock = yield* Effect.clock
+    const now = () => clock.unsafeCurrentTimeMillis()
 
-    /** Run permits when the number of runs at once is limited. */
-    const permits = settings.maxConcurrentRuns > 0 ? yield* Effect.makeSemaphore(settings.maxConcurrentRuns) : undefined
+    // Runs are forked from this runtime: the layer's context (the jobs' requirements `R`), the runs' logger,
+    // and a log level of Info or lower whatever the executor's own output is set to, since a run's log is
+    // for the admin's users (Java's XxlJobHelper.log has no level at all).
+    const outerLoggers = yield* FiberRef.get(FiberRef.currentLoggers)
+    const outerLevel = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
+    const base = yield* Effect.runtime<R>().pipe(
+      // Runs can be interrupted (kill, timeout, cover) whatever the region the layer is built in.
+      Effect.interruptible,
+      Effect.locally(FiberRef.currentLoggers, HashSet.make(laneLogger(outerLoggers, outerLevel))),
+      Effect.locally(
+        FiberRef.currentMinimumLogLevel,
+        LogLevel.lessThan(outerLevel, LogLevel.Info) ? outerLevel : LogLevel.Info
+      )
+    )
+
     const lanes = new Map<number, Lane>()
+    /** Stopped lanes whose run has not ended yet. */
     const stopping = new Set<Lane>()
     let closed = false
 
+    /** Free run permits when the runs at once are limited (`maxConcurrentRuns`), and the lanes waiting. */
+    const limited = settings.maxConcurrentRuns > 0
+    let freePermits = settings.maxConcurrentRuns
+    const waitingForPermit: Array<Lane> = []
+
     const report = (trigger: TriggerParam, code: number, msg: string | undefined) =>
-      outbox.offer(
+      outbox.unsafeOffer(
         // Built from a decoded trigger and our own result: no need to validate again.
         new CallbackItem(
           { logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: code, handleMsg: msg },
@@ -229,123 +248,130 @@ export const make = <R>(registry: Job.Registry<R>) =>
         )
       )
 
-    const clock = yield* Effect.clock
-    const now = () => clock.unsafeCurrentTimeMillis()
-
     const isBusy = (lane: Lane) => lane.running !== undefined || lane.queue.length > 0
 
-    /** Runs one trigger of a lane and writes its log; gives the result to report. */
-    const runLogged = (
-      lane: Lane,
-      trigger: TriggerParam,
-      restore: <A, E, X>(self: Effect.Effect<A, E, X>) => Effect.Effect<A, E, X>
-    ) =>
-      Effect.suspend(() => {
-        const writer = jobLog.writer({ logId: trigger.logId, logDateTime: trigger.logDateTime })
-        // The job's own lines are capped; the executor's markers always get through.
-        const jobWriter = capped(writer, settings.maxRunLogBytes)
-        const source = lane.job.name
-        const thread = `job-${lane.jobId}`
-        writer.append(formatEntry({
-          date: new Date(),
-          source,
-          level: "INFO",
-          thread,
-          message: Messages.logStart(trigger.executorParams)
-        }))
-        const context: Job.JobContextShape = {
-          jobId: trigger.jobId,
-          logId: trigger.logId,
-          logDateTime: trigger.logDateTime,
-          triggerTime: new Date(trigger.logDateTime),
-          handler: trigger.executorHandler,
-          params: trigger.executorParams,
-          shardIndex: trigger.broadcastIndex,
-          shardTotal: trigger.broadcastTotal,
-          blockStrategy: trigger.executorBlockStrategy,
-          timeoutSeconds: trigger.executorTimeout,
-          glueType: trigger.glueType ?? "BEAN"
-        }
-        const seconds = trigger.executorTimeout
-        // The jobs' own requirements are already in the lane fiber's context (see `runFork`).
-        const logged: Effect.Effect<Job.Outcome, unknown, R> = Effect.mapInputContext(
-          lane.job.run,
-          (outer: Context.Context<R>) =>
-            Context.add(Context.add(outer, Job.JobContext, context), RunLog, { writer: jobWriter, source })
-        )
-        const run = seconds > 0
-          ? Effect.timeoutFail(logged, {
-            duration: Duration.seconds(seconds),
-            onTimeout: () => new RunTimedOut({ seconds })
-          })
-          : logged
-        // The log is written behind the run: a `/log` read sees it, and a result never waits for the disk.
-        return Effect.map(Effect.exit(restore(run)), (exit) => {
-          const result = resultOf(exit, lane.stopReason)
-          const truncation = jobWriter.truncation()
-          const level = result.code === Code.success ? "INFO" : "ERROR"
-          for (const line of truncation === undefined ? result.log : [truncation, ...result.log]) {
-            writer.append(formatEntry({ date: new Date(), source, level, thread, message: line }))
-          }
-          return result
-        })
-      })
-
-    /** Runs one trigger of a lane, start to reported result: a result is reported whatever goes wrong. */
-    const execute = (
-      lane: Lane,
-      trigger: TriggerParam,
-      restore: <A, E, X>(self: Effect.Effect<A, E, X>) => Effect.Effect<A, E, X>
-    ) =>
-      runLogged(lane, trigger, restore).pipe(
-        Effect.catchAllCause((cause) =>
-          Effect.succeed({ code: Code.fail, msg: Messages.cutResult(Cause.pretty(cause)) })
-        ),
-        // Unless a forced shutdown has already answered for this run.
-        Effect.flatMap((result) => lane.running === trigger ? report(trigger, result.code, result.msg) : Effect.void),
-        Effect.ensuring(Effect.sync(() => {
-          lane.running = undefined
-          lane.idleSince = now()
-        }))
-      )
-
-    /** Takes the lane's next trigger, or retires its fiber when there is none (one synchronous step). */
-    const takeNext = (lane: Lane): TriggerParam | undefined => {
-      const next = lane.stopReason === undefined ? lane.queue.shift() : undefined
-      if (next === undefined) {
-        lane.active = false
-        lane.worker = undefined
-        return undefined
-      }
-      lane.queuedLogIds.delete(next.logId)
-      lane.running = next
-      return next
+    /** Calls `k` once the stopped lane's run has ended (at once when it has). */
+    const whenEnded = (lane: Lane, k: () => void) => {
+      if (lane.ended) k()
+      else (lane.onEnded ??= []).push(k)
     }
 
-    /** One step of a lane's fiber: runs its next trigger (true), or retires the fiber (false). */
-    const step = (lane: Lane) =>
-      Effect.uninterruptibleMask((restore) => {
-        // Between runs the fiber may be interrupted (waiting for a run permit included: the trigger then
-        // is still queued); once a trigger is taken, its result is always reported.
-        const runNext = Effect.suspend(() => {
-          const next = takeNext(lane)
-          return next === undefined ? Effect.succeed(false) : Effect.as(execute(lane, next, restore), true)
-        })
-        return permits === undefined
-          ? runNext
-          : Effect.zipRight(restore(permits.take(1)), Effect.ensuring(runNext, permits.release(1)))
-      })
+    const markEnded = (lane: Lane) => {
+      lane.ended = true
+      stopping.delete(lane)
+      const callbacks = lane.onEnded ?? []
+      lane.onEnded = undefined
+      for (const k of callbacks) k()
+    }
 
-    const work = (lane: Lane): Effect.Effect<void, never, R> =>
-      Effect.gen(function*() {
-        if (lane.previous !== undefined) yield* Deferred.await(lane.previous)
-        while (yield* step(lane)) {
-          // next trigger
-        }
+    /** The context a run's fiber starts with: the layer's, the trigger's `JobContext` and the run's log. */
+    const runtimeFor = (trigger: TriggerParam, log: RunLog["Type"]) =>
+      Runtime.make({
+        context: Context.merge(
+          base.context,
+          Context.make(Job.JobContext, {
+            jobId: trigger.jobId,
+            logId: trigger.logId,
+            logDateTime: trigger.logDateTime,
+            triggerTime: new Date(trigger.logDateTime),
+            handler: trigger.executorHandler,
+            params: trigger.executorParams,
+            shardIndex: trigger.broadcastIndex,
+            shardTotal: trigger.broadcastTotal,
+            blockStrategy: trigger.executorBlockStrategy,
+            timeoutSeconds: trigger.executorTimeout,
+            glueType: trigger.glueType ?? "BEAN"
+          }).pipe(Context.add(RunLog, log))
+        ),
+        fiberRefs: base.fiberRefs,
+        runtimeFlags: base.runtimeFlags
       })
 
     /**
-     * Lanes whose fiber starts on the next turn of the event loop, so that the trigger's answer goes out
+     * Starts a run of `trigger` in a fiber of its own. When the fiber ends, however it ends, its result is
+     * written to the run's log and reported, and the lane goes on (`afterRun`).
+     */
+    const startRun = (lane: Lane, trigger: TriggerParam) => {
+      const writer = jobLog.writer({ logId: trigger.logId, logDateTime: trigger.logDateTime })
+      // The job's own lines are capped; the executor's markers always get through.
+      const jobWriter = capped(writer, settings.maxRunLogBytes)
+      const source = lane.job.name
+      const thread = `job-${lane.jobId}`
+      writer.append(formatEntry({
+        date: new Date(),
+        source,
+        level: "INFO",
+        thread,
+        message: Messages.logStart(trigger.executorParams)
+      }))
+      const seconds = trigger.executorTimeout
+      const run: Effect.Effect<Job.Outcome, unknown, R> = seconds > 0
+        ? Effect.timeoutFail(lane.job.run, {
+          duration: Duration.seconds(seconds),
+          onTimeout: () => new RunTimedOut({ seconds })
+        })
+        : lane.job.run
+      lane.running = trigger
+      // Started at once: we are on a turn of our own already (see `startWaiting`).
+      const fiber = Runtime.runFork(runtimeFor(trigger, { writer: jobWriter, source }))(run, { immediate: true })
+      lane.fiber = fiber
+      fiber.addObserver((exit) => {
+        let result: { readonly code: number; readonly msg: string | undefined }
+        try {
+          const ended = resultOf(exit, lane.stopReason)
+          const truncation = jobWriter.truncation()
+          const level = ended.code === Code.success ? "INFO" : "ERROR"
+          for (const line of truncation === undefined ? ended.log : [truncation, ...ended.log]) {
+            writer.append(formatEntry({ date: new Date(), source, level, thread, message: line }))
+          }
+          result = ended
+        } catch (error) {
+          result = { code: Code.fail, msg: Messages.cutResult(String(error)) }
+        }
+        // Unless a forced shutdown has already answered for this run.
+        if (lane.running === trigger) report(trigger, result.code, result.msg)
+        lane.running = undefined
+        lane.fiber = undefined
+        lane.idleSince = now()
+        afterRun(lane)
+      })
+    }
+
+    /** Between runs: the permit goes back, a stopped lane is done, a running one takes its next trigger. */
+    const afterRun = (lane: Lane) => {
+      if (limited) {
+        freePermits++
+        while (freePermits > 0 && waitingForPermit.length > 0) runNext(waitingForPermit.shift()!)
+      }
+      if (lane.stopReason !== undefined) markEnded(lane)
+      else if (!lane.starting) runNext(lane)
+    }
+
+    /**
+     * Runs the lane's next trigger, if it has one and a permit is free; otherwise the lane waits for a
+     * permit, or has no more work. A job that ends at once ends inside `startRun`: the loop takes the next.
+     */
+    const runNext = (lane: Lane): void => {
+      lane.starting = true
+      while (lane.running === undefined) {
+        if (lane.stopReason !== undefined || lane.queue.length === 0) {
+          lane.active = false
+          break
+        }
+        if (limited && freePermits === 0) {
+          waitingForPermit.push(lane)
+          break
+        }
+        const next = lane.queue.shift()!
+        lane.queuedLogIds?.delete(next.logId)
+        if (limited) freePermits--
+        startRun(lane, next)
+      }
+      lane.starting = false
+    }
+
+    /**
+     * Lanes whose work starts on the next turn of the event loop, so that the trigger's answer goes out
      * before any of the job runs (a job that blocks the thread must not make `/run` late).
      */
     let starting: Array<Lane> = []
@@ -353,11 +379,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
       const due = starting
       starting = []
       for (const lane of due) {
-        // Stopped before it started: `stop` has answered its triggers already.
-        if (lane.stopReason !== undefined) continue
-        // The fiber may run to its end synchronously inside runFork: keep it only if it is still working.
-        const fiber = runFork(work(lane))
-        if (lane.active) lane.worker = fiber
+        // A replacement starts once the run it replaces has ended.
+        if (lane.previous !== undefined) whenEnded(lane.previous, () => runNext(lane))
+        else runNext(lane)
       }
     }
 
@@ -368,41 +392,22 @@ export const make = <R>(registry: Job.Registry<R>) =>
     }
 
     /**
-     * Stops a lane, in one synchronous step: it leaves the map, its queued triggers are answered, its run is
-     * interrupted, and `finished` completes once that run has ended. The answers and the interruption go on
-     * in fibers of their own, so no other trigger can see the lanes half changed.
+     * Stops a lane, in one synchronous step: it leaves the map, its queued triggers are answered, and its run
+     * is interrupted (its result is reported when it has ended, with the reason).
      */
     const stop = (lane: Lane, reason: string): void => {
       if (lane.stopReason !== undefined) return
       lane.stopReason = reason
       if (lanes.get(lane.jobId) === lane) lanes.delete(lane.jobId)
       const queued = lane.queue.splice(0)
-      lane.queuedLogIds.clear()
-      if (queued.length > 0) {
-        runAnswer(Effect.forEach(queued, (trigger) => report(trigger, Code.fail, Messages.queuedKilled(reason)), {
-          discard: true
-        }))
-      }
-      const worker = lane.worker
-      if (worker === undefined) {
-        Deferred.unsafeDone(lane.finished, Exit.void)
+      lane.queuedLogIds = undefined
+      for (const trigger of queued) report(trigger, Code.fail, Messages.queuedKilled(reason))
+      if (lane.fiber === undefined) {
+        markEnded(lane)
         return
       }
       stopping.add(lane)
-      runFork(
-        Fiber.interrupt(worker).pipe(
-          Effect.zipRight(Effect.suspend(() => {
-            // A trigger taken but never reported (its fiber died before it could run) is still answered.
-            const lost = lane.running
-            lane.running = undefined
-            return lost === undefined ? Effect.void : report(lost, Code.fail, Messages.runningKilled(reason))
-          })),
-          Effect.ensuring(Effect.sync(() => {
-            stopping.delete(lane)
-            Deferred.unsafeDone(lane.finished, Exit.void)
-          }))
-        )
-      )
+      lane.fiber.unsafeInterruptAsFork(FiberId.none)
     }
 
     const newLane = (jobId: number, handlerKey: string, job: Job.Job<any>, previous: Lane | undefined): Lane => {
@@ -411,14 +416,16 @@ export const make = <R>(registry: Job.Registry<R>) =>
         handlerKey,
         job,
         queue: [],
-        queuedLogIds: new Set(),
+        queuedLogIds: undefined,
         running: undefined,
+        fiber: undefined,
         active: false,
-        worker: undefined,
+        starting: false,
         stopReason: undefined,
         idleSince: now(),
-        previous: previous?.finished,
-        finished: Deferred.unsafeMake<void>(FiberId.none)
+        previous,
+        ended: false,
+        onEnded: undefined
       }
       lanes.set(jobId, lane)
       return lane
@@ -458,7 +465,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
         }
       }
       if (lane !== undefined) {
-        if (lane.queuedLogIds.has(param.logId)) return refused(Messages.repeatTrigger(param.logId))
+        if (lane.queuedLogIds?.has(param.logId)) return refused(Messages.repeatTrigger(param.logId))
         if (lane.queue.length >= settings.queueLimit) {
           return refused(Messages.queueFull(param.jobId, settings.queueLimit))
         }
@@ -466,7 +473,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
         lane = newLane(param.jobId, resolved.key, resolved.job, replaced)
       }
       lane.queue.push(param)
-      lane.queuedLogIds.add(param.logId)
+      ;(lane.queuedLogIds ??= new Set()).add(param.logId)
       startWorker(lane)
       return accepted
     }
@@ -519,6 +526,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
 
     const busyLanes = () => [...lanes.values()].filter(isBusy).length + stopping.size
 
+    const ended = (lane: Lane) => Effect.async<void>((resume) => whenEnded(lane, () => resume(Effect.void)))
+
     const drain = (grace: Duration.Duration) =>
       Effect.gen(function*() {
         closed = true
@@ -534,12 +543,11 @@ export const make = <R>(registry: Job.Registry<R>) =>
         // Then Java's "web container destroy and kill the job." for whatever is left.
         const all = [...lanes.values(), ...stopping]
         for (const lane of all) stop(lane, Messages.shutdownKill)
-        const ended = yield* Effect.forEach(all, (lane) => Deferred.await(lane.finished), { discard: true }).pipe(
-          Effect.zipRight(FiberSet.awaitEmpty(answering)),
+        const allEnded = yield* Effect.forEach(all, ended, { discard: true }).pipe(
           Effect.timeout(stopGrace),
           Effect.isSuccess
         )
-        if (!ended) {
+        if (!allEnded) {
           // A run that ignores interruption: answer for it now, since the process is about to end.
           for (const lane of all) {
             const stuck = lane.running
@@ -548,7 +556,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
             yield* Effect.logError(
               `run ${stuck.logId} of job ${lane.jobId} did not stop within ${Duration.format(stopGrace)}`
             )
-            yield* report(stuck, Code.fail, Messages.runningKilled(Messages.shutdownKill))
+            report(stuck, Code.fail, Messages.runningKilled(Messages.shutdownKill))
           }
         }
       }).pipe(whileClosing)

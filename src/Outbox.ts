@@ -28,6 +28,8 @@ import type { CallbackItem } from "./Wire.js"
 export interface Service {
   /** Takes a result for delivery (it is journaled before it is sent). Never fails, never waits for the admin. */
   readonly offer: (item: CallbackItem) => Effect.Effect<void>
+  /** `offer` as a plain call, for code that is not running in a fiber (a run's end, seen by its observer). */
+  readonly unsafeOffer: (item: CallbackItem) => void
   /** Results not yet accepted by an admin. */
   readonly backlog: Effect.Effect<number>
   /** Waits until every result offered so far has been accepted (or dropped by the bounds). */
@@ -202,14 +204,16 @@ export const make = Effect.gen(function*() {
     ))
   )
 
+  const unsafeOffer = (item: CallbackItem): void => {
+    const entry: Entry = { id: nextId++, at: clock.unsafeCurrentTimeMillis(), item }
+    enqueue([entry])
+    store.add([entry])
+    if (pending.size > settings.callbackMaxItems) runFork(enforceBounds)
+  }
+
   return {
-    offer: (item) =>
-      Effect.suspend(() => {
-        const entry: Entry = { id: nextId++, at: clock.unsafeCurrentTimeMillis(), item }
-        enqueue([entry])
-        const stored = store.add([entry])
-        return pending.size > settings.callbackMaxItems ? Effect.zipRight(stored, enforceBounds) : stored
-      }),
+    offer: (item) => Effect.sync(() => unsafeOffer(item)),
+    unsafeOffer,
     backlog: Effect.sync(() => pending.size),
     drained: empty.await
   } satisfies Service

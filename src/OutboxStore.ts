@@ -44,8 +44,8 @@ export interface Service {
   readonly durable: boolean
   /** The results an earlier process left, oldest first. Read once, at start. */
   readonly recovered: ReadonlyArray<Entry>
-  /** Stores results, written behind: once `written` returns they survive this process crashing. */
-  readonly add: (entries: ReadonlyArray<Entry>) => Effect.Effect<void>
+  /** Stores results, written behind (so it can be called anywhere): once `written` returns they survive this process crashing. */
+  readonly add: (entries: ReadonlyArray<Entry>) => void
   /** Waits until every result added so far is in the journal file (fsynced within a second after). */
   readonly written: Effect.Effect<void>
   /** Forgets results (delivered, or dropped by the bounds); a forget lost in a crash means a harmless resend. */
@@ -67,7 +67,7 @@ export class OutboxStore extends Context.Tag("effect-xxl-job/OutboxStore")<Outbo
 export const layerMemory: Layer.Layer<OutboxStore> = Layer.succeed(OutboxStore, {
   durable: false,
   recovered: [],
-  add: () => Effect.void,
+  add: () => undefined,
   written: Effect.void,
   remove: () => Effect.void
 })
@@ -238,11 +238,10 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     return {
       durable: true,
       recovered: recovered.entries,
-      add: (entries) =>
-        Effect.sync(() => {
-          for (const entry of entries) live.set(entry.id, entry)
-          commit(entries.map(addRecord)).catch(reportFailure)
-        }),
+      add: (entries) => {
+        for (const entry of entries) live.set(entry.id, entry)
+        commit(entries.map(addRecord)).catch(reportFailure)
+      },
       written: Effect.promise(() => chain),
       remove: (ids) =>
         Effect.sync(() => {

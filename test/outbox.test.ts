@@ -33,7 +33,7 @@ describe("OutboxStore journal", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* OutboxStore.makeFile(dir)
         assert.deepStrictEqual(store.recovered, [])
-        yield* store.add([entry(1), entry(2), entry(3)])
+        store.add([entry(1), entry(2), entry(3)])
         yield* store.remove([2])
       }))
       const again = yield* Effect.scoped(Effect.map(OutboxStore.makeFile(dir), (store) => store.recovered))
@@ -48,10 +48,10 @@ describe("OutboxStore journal", () => {
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* OutboxStore.makeFile(dir)
         const ids = Array.from({ length: 25_000 }, (_, i) => i + 1)
-        yield* store.add(ids.map((id) => entry(id)))
+        store.add(ids.map((id) => entry(id)))
         yield* store.remove(ids.filter((id) => id % 1000 !== 0))
         // A further add triggers the compaction after its write.
-        yield* store.add([entry(30_000)])
+        store.add([entry(30_000)])
       }))
       const lines = Fs.readFileSync(journal, "utf8").trim().split("\n")
       assert.isBelow(lines.length, 100)
