@@ -3,7 +3,7 @@
  * idle retirement, with no real sleeping.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Schema, TestClock } from "effect"
+import { Duration, Effect, Fiber, Logger, LogLevel, Schema, TestClock } from "effect"
 import { Job, Lanes, Messages, MockAdmin } from "../src/index.js"
 
 /** What the jobs did, in order: "start:<logId>", "end:<logId>", "cleanup:<logId>". */
@@ -90,6 +90,15 @@ describe("lanes", () => {
       assert.notInclude(otherLog, "hello")
       assert.notInclude(otherLog, "child fiber")
     }).pipe(Effect.provide(TestEnv)))
+
+  it.effect("a run's log keeps its Info lines when the executor's own minimum level is Warning", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      yield* admin.run({ handler: "chatty", jobId: 92, logId: 920 })
+      const log = (yield* admin.log(920)).logContent
+      assert.include(log, "hello from the run step=1")
+      assert.include(log, "from a child fiber")
+    }).pipe(Effect.provide(TestEnv), Logger.withMinimumLogLevel(LogLevel.Warning)))
 
   it.effect("SERIAL_EXECUTION runs one jobId's triggers one at a time, in order", () =>
     Effect.gen(function*() {
