@@ -1,6 +1,6 @@
 /**
  * Where the outbox keeps results until an admin has taken them. The file store is a journal under
- * `{logPath}/callback-outbox/`: a result is appended before it is sent (so it survives this process crashing;
+ * `{logPath}/callback-outbox/`: a result is appended as it is taken (so it survives this process crashing;
  * several results share one write), an fsync follows within a second (so it survives the machine crashing), a
  * delivery is appended after the admin answered 200, and on start the journal is read back so results an
  * earlier process left are sent first. The memory store is for tests.
@@ -44,10 +44,11 @@ export interface Service {
   readonly durable: boolean
   /** The results an earlier process left, oldest first. Read once, at start. */
   readonly recovered: ReadonlyArray<Entry>
-  /** Stores results, written behind (so it can be called anywhere): once `written` returns they survive this process crashing. */
+  /**
+   * Stores results. Written behind, so it can be called anywhere: within a turn of the event loop they
+   * survive this process crashing, and within a second (fsync) the machine crashing.
+   */
   readonly add: (entries: ReadonlyArray<Entry>) => void
-  /** Waits until every result added so far is in the journal file (fsynced within a second after). */
-  readonly written: Effect.Effect<void>
   /** Forgets results (delivered, or dropped by the bounds); a forget lost in a crash means a harmless resend. */
   readonly remove: (ids: ReadonlyArray<number>) => Effect.Effect<void>
 }
@@ -68,7 +69,6 @@ export const layerMemory: Layer.Layer<OutboxStore> = Layer.succeed(OutboxStore, 
   durable: false,
   recovered: [],
   add: () => undefined,
-  written: Effect.void,
   remove: () => Effect.void
 })
 
@@ -242,7 +242,6 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
         for (const entry of entries) live.set(entry.id, entry)
         commit(entries.map(addRecord)).catch(reportFailure)
       },
-      written: Effect.promise(() => chain),
       remove: (ids) =>
         Effect.sync(() => {
           for (const id of ids) live.delete(id)
