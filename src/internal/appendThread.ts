@@ -3,7 +3,8 @@
  * a file costs tens of microseconds of system time; done on the event loop it would stall every request, and
  * done through libuv's pool (fs.promises) it costs more still, in round trips and in threads contending for
  * the same directory. So appends are collected during one turn of the event loop and handed over as one batch
- * to a worker thread that writes them synchronously, in order, keeping recently used files open.
+ * to a worker thread that writes them synchronously, in order, keeping recently used files open. A batch
+ * carries one text per file (a run that logs a million lines in a turn sends one string, not a million).
  *
  * @internal
  */
@@ -82,16 +83,8 @@ parentPort.on("message", (message) => {
   if (message.closeFiles) {
     for (const [file, entry] of open) closeEntry(file, entry)
   } else {
-    // One write per file per batch, in the order the file was first appended to.
-    const byFile = new Map()
-    for (const [file, text] of message.writes) {
-      const texts = byFile.get(file)
-      if (texts === undefined) byFile.set(file, [text])
-      else texts.push(text)
-    }
     const now = Date.now()
-    for (const [file, texts] of byFile) {
-      const text = texts.join("")
+    for (const [file, text] of message.writes) {
       try {
         fs.writeFileSync(fdOf(file, now), text)
       } catch (error) {
@@ -116,7 +109,8 @@ export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): App
   const worker = new Worker(threadSource, { eval: true })
   // The thread never keeps the process alive: `close` (a layer finalizer) writes what is left.
   worker.unref()
-  let queued: Array<Write> = []
+  /** What waits for the next batch: the texts appended to each file, in order. */
+  let queued = new Map<string, Array<string>>()
   let scheduled = false
   let seq = 0
   /** Batches handed to the thread and not yet done, by message number. */
@@ -126,7 +120,9 @@ export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): App
   /** Failed appends go back to the front of the queue and are tried again with the next batch. */
   const requeue = (failed: ReadonlyArray<Failure>) => {
     if (failed.length === 0) return
-    queued = failed.map(([path, text]): Write => [path, text]).concat(queued)
+    const again = new Map(failed.map(([path, text]) => [path, [text]]))
+    for (const [path, texts] of queued) again.set(path, (again.get(path) ?? []).concat(texts))
+    queued = again
     onFailure(failed)
   }
   worker.on("message", (reply: { seq: number; failed: Array<Failure> }) => {
@@ -156,9 +152,9 @@ export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): App
   let lastSent: Promise<void> = Promise.resolve()
   const sendQueued = (): Promise<void> => {
     scheduled = false
-    if (queued.length > 0) {
-      const writes = queued
-      queued = []
+    if (queued.size > 0) {
+      const writes = Array.from(queued, ([path, texts]): Write => [path, texts.join("")])
+      queued = new Map()
       if (crashed) requeue(writeHere(writes))
       else lastSent = send({ writes })
     }
@@ -167,7 +163,9 @@ export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): App
 
   return {
     append: (path, text) => {
-      queued.push([path, text])
+      const texts = queued.get(path)
+      if (texts === undefined) queued.set(path, [text])
+      else texts.push(text)
       if (!scheduled) {
         scheduled = true
         setImmediate(sendQueued)
