@@ -239,27 +239,42 @@ export const pool = async (
   return next
 }
 
+/** Log dirs made by this bench, removed when it exits. */
+const logDirs: Array<string> = []
+process.on("exit", () => {
+  for (const dir of logDirs) Fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/**
+ * A fresh temp dir for a target's logs. It is removed when the bench exits, not when the target stops:
+ * deleting tens of thousands of files keeps the file system busy for a while (on this machine's discard
+ * mount, seconds), and the next measurement, not this one, would pay for it.
+ */
+export const tempLogDir = () => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-bench-"))
+  logDirs.push(dir)
+  return dir
+}
+
 /**
  * An executor (`bench/targets/executor.ts`) of its own, with a sink and a fresh temp log dir, all on
- * 127.0.0.1. `close` kills it (SIGKILL: the parts that use this do not need its drain) and removes the dir.
+ * 127.0.0.1. `close` kills it (SIGKILL: the parts that use this do not need its drain).
  */
 export const startExecutor = async (
   onResult: (item: CallbackItem, arrivedAt: number) => void,
   env: Record<string, string> = {}
 ) => {
   const sink = await startSink(onResult)
-  const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-bench-"))
+  const logPath = tempLogDir()
   try {
     const target = await startTarget("executor.ts", { ...executorEnv(sink.url, logPath), ...env })
     const close = async () => {
       await target.kill()
       sink.close()
-      Fs.rmSync(logPath, { recursive: true, force: true })
     }
     return { target, logPath, close }
   } catch (error) {
     sink.close()
-    Fs.rmSync(logPath, { recursive: true, force: true })
     throw error
   }
 }

@@ -6,11 +6,9 @@
  * On a small shared machine one run of each varies by ±15%, so the two alternate for `ROUNDS` (3) rounds and
  * the figures compared are each side's median round (by throughput).
  */
-import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
-import * as Path from "node:path"
-import { executorEnv, ms, percentiles, post, startSink, startTarget } from "./lib.js"
+import { executorEnv, ms, percentiles, post, startSink, startTarget, tempLogDir } from "./lib.js"
 
 const TRIGGERS = Number(process.env.TRIGGERS ?? 20_000)
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
@@ -37,7 +35,7 @@ const measure = async (script: string, firstLogId: number): Promise<Figures> => 
     resultLatencies.push(performance.now() - start)
     if (++results === TRIGGERS) done()
   })
-  const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-bench-"))
+  const logPath = tempLogDir()
   const target = await startTarget(script, {
     ...executorEnv(sink.url, logPath),
     XXL_JOB_EXECUTOR_QUEUE_LIMIT: String(TRIGGERS)
@@ -72,7 +70,6 @@ const measure = async (script: string, firstLogId: number): Promise<Figures> => 
   agent.destroy()
   await target.stop()
   sink.close()
-  Fs.rmSync(logPath, { recursive: true, force: true })
   return { throughput: TRIGGERS / seconds, run: percentiles(runLatencies), result: percentiles(resultLatencies) }
 }
 

@@ -2,7 +2,7 @@
  * Appends text to files from a thread of its own. Run logs are one file per run (Java's layout), and creating
  * a file costs tens of microseconds of system time; done on the event loop it would stall every request, and
  * done through libuv's pool (fs.promises) it costs more still, in round trips and in threads contending for
- * the same directory. So appends are collected during one turn of the event loop and handed over as one batch
+ * the same directory. So appends are collected for a few milliseconds (`gatherMillis`) and handed over as one batch
  * to a worker thread that writes them synchronously, in order, keeping recently used files open. A batch
  * carries one text per file (a run that logs a million lines in a turn sends one string, not a million).
  *
@@ -11,6 +11,13 @@
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Worker } from "node:worker_threads"
+
+/**
+ * How long appends gather before they go to the thread. Each hand-over costs the event loop a message; a
+ * few milliseconds make batches of many runs under load, and nobody reading a log sees the difference
+ * (a read, `flush`, sends at once).
+ */
+const gatherMillis = 10
 
 /** An append the thread could not make, with why. */
 export type Failure = readonly [path: string, text: string, message: string]
@@ -40,7 +47,7 @@ const { parentPort } = require("node:worker_threads")
 // Files kept open, least recently used first (Map order). A run's log is written at its end and again when
 // its result has reached the admin, so keeping it open saves the second open.
 const open = new Map()
-const maxOpen = 256
+const maxOpen = 1024
 const idleMillis = 2000
 
 const closeEntry = (file, entry) => {
@@ -168,7 +175,7 @@ export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): App
       else texts.push(text)
       if (!scheduled) {
         scheduled = true
-        setImmediate(sendQueued)
+        setTimeout(sendQueued, gatherMillis)
       }
     },
     flush: sendQueued,
