@@ -101,8 +101,8 @@ interface Lane {
   starting: boolean
   stopReason: string | undefined
   idleSince: number
-  /** The lane this one replaced: its last run must end before this one starts (no overlap). */
-  readonly previous: Lane | undefined
+  /** The lane this one replaced: its last run must end before this one starts (no overlap). Let go then. */
+  previous: Lane | undefined
   /** Set once the lane is stopped and its run has ended; `onEnded` is called then. */
   ended: boolean
   onEnded: Array<() => void> | undefined
@@ -337,11 +337,23 @@ export const make = <R>(registry: Job.Registry<R>) =>
       })
     }
 
+    /**
+     * Lanes waiting take the free permits. Not re-entered: a run that ends at once inside it frees its permit
+     * for this same loop (thousands of waiting lanes with instant jobs would otherwise nest that deep).
+     */
+    let waking = false
+    const wakeWaiting = () => {
+      if (waking) return
+      waking = true
+      while (freePermits > 0 && waitingForPermit.length > 0) runNext(waitingForPermit.shift()!)
+      waking = false
+    }
+
     /** Between runs: the permit goes back, a stopped lane is done, a running one takes its next trigger. */
     const afterRun = (lane: Lane) => {
       if (limited) {
         freePermits++
-        while (freePermits > 0 && waitingForPermit.length > 0) runNext(waitingForPermit.shift()!)
+        wakeWaiting()
       }
       if (lane.stopReason !== undefined) markEnded(lane)
       else if (!lane.starting) runNext(lane)
@@ -380,8 +392,15 @@ export const make = <R>(registry: Job.Registry<R>) =>
       starting = []
       for (const lane of due) {
         // A replacement starts once the run it replaces has ended.
-        if (lane.previous !== undefined) whenEnded(lane.previous, () => runNext(lane))
-        else runNext(lane)
+        const previous = lane.previous
+        if (previous === undefined) {
+          runNext(lane)
+        } else {
+          whenEnded(previous, () => {
+            lane.previous = undefined
+            runNext(lane)
+          })
+        }
       }
     }
 

@@ -26,7 +26,8 @@ const Flood = Job.make({
     })
 })
 const Never = Job.make({ name: "never", run: Effect.never })
-const jobs = Job.registry(Sleep, Flood, Never)
+const Instant = Job.make({ name: "instant", run: Effect.succeed("done") })
+const jobs = Job.registry(Sleep, Flood, Never, Instant)
 
 describe("limits", () => {
   it.effect("maxConcurrentRuns: past the limit triggers wait in their queue (killable there), then run", () =>
@@ -53,6 +54,19 @@ describe("limits", () => {
       const results = (yield* admin.callbacks).map((c) => [c.logId, c.handleCode]).sort((a, b) => a[0] - b[0])
       assert.deepStrictEqual(results, [[1, 200], [2, 200], [3, 200], [4, 500]])
     }).pipe(Effect.provide(MockAdmin.layer(jobs, { maxConcurrentRuns: 2 }))))
+
+  it.effect("maxConcurrentRuns 1 with thousands of jobs waiting that end at once: every one runs and reports", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      const count = 5000
+      yield* admin.trigger({ handler: "sleep", jobId: 1, logId: 1, params: "1" })
+      for (let logId = 2; logId <= count; logId++) yield* admin.trigger({ handler: "instant", jobId: logId, logId })
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* admin.result(count)
+      const codes = (yield* admin.callbacks).map((c) => c.handleCode)
+      assert.strictEqual(codes.length, count)
+      assert.isTrue(codes.every((code) => code === 200))
+    }).pipe(Effect.provide(MockAdmin.layer(jobs, { maxConcurrentRuns: 1 }))))
 
   it.effect("a job flooding its log is capped with a marker; its result and end marker still arrive", () =>
     Effect.gen(function*() {
