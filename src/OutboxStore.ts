@@ -1,7 +1,7 @@
 /**
  * Where the outbox keeps results until an admin has taken them. The file store is a journal under
- * `{logPath}/callback-outbox/`: a result is appended as it is taken (so it survives this process crashing;
- * several results share one write), an fsync follows within a second (so it survives the machine crashing), a
+ * `{logPath}/callback-outbox/`: a result is appended within milliseconds of being taken (so it survives this
+ * process crashing; several results share one write), an fsync follows within a second (so it survives the machine crashing), a
  * delivery is appended after the admin answered 200, and on start the journal is read back so results an
  * earlier process left are sent first. The memory store is for tests.
  *
@@ -45,8 +45,8 @@ export interface Service {
   /** The results an earlier process left, oldest first. Read once, at start. */
   readonly recovered: ReadonlyArray<Entry>
   /**
-   * Stores results. Written behind, so it can be called anywhere: within a turn of the event loop they
-   * survive this process crashing, and within a second (fsync) the machine crashing.
+   * Stores results. Written behind, so it can be called anywhere: within milliseconds they survive this
+   * process crashing, and within a second (fsync) the machine crashing.
    */
   readonly add: (entries: ReadonlyArray<Entry>) => void
   /** Forgets results (delivered, or dropped by the bounds); a forget lost in a crash means a harmless resend. */
@@ -132,6 +132,9 @@ const writeAll = (fd: number, text: string) =>
     from(0)
   })
 
+/** How long results gather before they are written together. */
+const gatherMillis = 5
+
 /** Journals with more records than this are compacted once most of them are dead. */
 const compactAfterRecords = 20_000
 
@@ -163,8 +166,10 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     let records = recovered.records
     let fd = yield* Effect.promise(() => openFd(journalPath, "a"))
 
-    // Group commit: everything added while a write is under way shares the next one. Writes, fsyncs and
+    // Group commit: everything added while a write is under way, or in the few milliseconds before it,
+    // shares the next one (a write per turn of the event loop cost it 6% under load). Writes, fsyncs and
     // compactions take turns on `chain`.
+    const gather = () => new Promise<void>((resolve) => setTimeout(resolve, gatherMillis))
     let buffer: Array<string> = []
     let chain: Promise<void> = Promise.resolve()
     let next: Promise<void> | undefined
@@ -213,7 +218,7 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     const commit = (lines: Array<string>): Promise<void> => {
       buffer.push(...lines)
       if (next === undefined) {
-        next = chain.then(writeOut)
+        next = chain.then(gather).then(writeOut)
         chain = next.catch(() => undefined)
       }
       return next
