@@ -19,8 +19,10 @@ import * as LineIndex from "./internal/lineIndex.js"
 import { dayOf, JobLog, type LogKey, notFound, pageMaxBytes, type Store, type Writer } from "./JobLog.js"
 import { LogResult } from "./Wire.js"
 
+// Plain concatenation: `root` is absolute and normalised, the rest is built from numbers (Path.join showed
+// in the profile).
 const pathOf = (root: string, key: LogKey, dayShift = 0) =>
-  Path.join(root, dayOf(key.logDateTime + dayShift * 86_400_000), `${key.logId}.log`)
+  `${root}${Path.sep}${dayOf(key.logDateTime + dayShift * 86_400_000)}${Path.sep}${key.logId}.log`
 
 const isMissing = (error: unknown): boolean =>
   typeof error === "object" && error !== null && (error as { code?: unknown }).code === "ENOENT"
