@@ -7,8 +7,9 @@
  * - throughput (`bench/throughput.ts`): `TRIGGERS` (20000) `/run` triggers of a trivial job over `CONNECTIONS`
  *   (64) keep-alive connections across `JOB_IDS` (1000) jobIds, to the executor (file logging and the durable
  *   outbox on) and to a ceiling (`bench/targets/ceiling.ts`: bare node:http that parses, answers and batches
- *   an echo result). For each: results at the admin per second, `/run` p50/p99, trigger-to-result p50/p99;
- *   then the executor's throughput as a ratio of the ceiling's.
+ *   an echo result), alternating for `ROUNDS` (5) rounds after an uncounted warm-up. For each: results at the
+ *   admin per second, `/run` p50/p99, trigger-to-result p50/p99 of its median round; then the executor's
+ *   throughput as a ratio of the ceiling's.
  * - scale (`bench/scale.ts`): for each N in `SCALE` (`1000,10000,100000`), a fresh executor with N jobs
  *   running at once (each sleeping until killed): its RSS and the memory per running job, `/beat` p50/p99
  *   over `BEATS` (200) sequential beats while they run, and last the live heap per running job after a full
