@@ -92,7 +92,7 @@ parentPort.on("message", (message) => {
     for (const [file, entry] of open) closeEntry(file, entry)
   } else {
     const now = Date.now()
-    const files = message.paths.split("\0")
+    const files = message.paths.split("\\0")
     let at = 0
     for (let i = 0; i < files.length; i++) {
       const file = files[i]
