@@ -18,6 +18,7 @@ import * as ExecutorConfig from "./ExecutorConfig.js"
 import type * as Job from "./Job.js"
 import type { JobLog } from "./JobLog.js"
 import * as JobLogFile from "./JobLogFile.js"
+import * as JobLogRedis from "./JobLogRedis.js"
 import * as Lanes from "./Lanes.js"
 import * as Outbox from "./Outbox.js"
 import * as OutboxStore from "./OutboxStore.js"
@@ -103,8 +104,16 @@ export const layerWith = <R>(
     Layer.provideMerge(layerCore(registry))
   )
 
+/** The run log store the settings name (`XXL_JOB_EXECUTOR_LOGSTORE`). */
+const logStore: Layer.Layer<JobLog, never, ExecutorConfig.ExecutorConfig> = Layer.unwrapEffect(
+  Effect.map(
+    ExecutorConfig.ExecutorConfig,
+    (settings) => settings.logStore === "redis" ? JobLogRedis.layer : JobLogFile.layer
+  )
+)
+
 /**
- * The executor with its defaults: run logs in files under `logPath`, results journaled under
+ * The executor with its defaults: run logs in files under `logPath` (or in Redis, by the settings), results journaled under
  * `{logPath}/callback-outbox/` until the admin takes them, the admin over HTTP. Needs the
  * settings (`ExecutorConfig.layer(...)` or `ExecutorConfig.layerFromEnv(...)`) and the jobs' requirements.
  *
@@ -120,7 +129,7 @@ export const layer = <R>(
 > =>
   layerWith(registry).pipe(
     Layer.provide(Layer.mergeAll(
-      JobLogFile.layer,
+      logStore,
       OutboxStore.layerFile,
       AdminClient.layer.pipe(Layer.provide(NodeHttpClient.layerUndici))
     ))

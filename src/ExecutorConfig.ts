@@ -69,7 +69,19 @@ export interface Settings {
   readonly maxRunLogBytes: number
   /** `"classic"` for admin 2.2 to 3.4, `"3.5"` for the unreleased 3.5 wire. */
   readonly protocol: Protocol
+  /** Where run logs go: `"file"` (under `logPath`, Java's layout) or `"redis"` (shared by the app's executors). */
+  readonly logStore: LogStoreKind
+  /** The Redis server of the `"redis"` log store, `redis://[user:password@]host:port[/db]`. */
+  readonly redisUrl: Redacted.Redacted<string>
 }
+
+/**
+ * The run log stores to choose from.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type LogStoreKind = "file" | "redis"
 
 /**
  * @since 1.0.0
@@ -107,6 +119,8 @@ export interface Options {
   readonly maxConcurrentRuns?: number | undefined
   readonly maxRunLogBytes?: number | undefined
   readonly protocol?: Protocol | undefined
+  readonly logStore?: LogStoreKind | undefined
+  readonly redisUrl?: string | Redacted.Redacted<string> | undefined
 }
 
 /**
@@ -137,7 +151,9 @@ export const environmentNames = {
   requestTimeoutSeconds: "XXL_JOB_EXECUTOR_REQUEST_TIMEOUT_SECONDS",
   maxConcurrentRuns: "XXL_JOB_EXECUTOR_MAX_CONCURRENT_RUNS",
   maxRunLogBytes: "XXL_JOB_EXECUTOR_MAX_RUN_LOG_BYTES",
-  protocol: "XXL_JOB_PROTOCOL"
+  protocol: "XXL_JOB_PROTOCOL",
+  logStore: "XXL_JOB_EXECUTOR_LOGSTORE",
+  redisUrl: "XXL_JOB_EXECUTOR_REDIS_URL"
 } as const satisfies Record<keyof Options, string>
 
 /**
@@ -163,7 +179,9 @@ export const defaults = {
   requestTimeoutSeconds: 10,
   maxConcurrentRuns: 0,
   maxRunLogBytes: 16 * 1024 * 1024,
-  protocol: "classic" as Protocol
+  protocol: "classic" as Protocol,
+  logStore: "file" as LogStoreKind,
+  redisUrl: "redis://127.0.0.1:6379"
 } as const
 
 /** The integer options: their allowed range (defaults above). */
@@ -231,6 +249,17 @@ const checkUrl = (setting: string, value: string) => {
   return invalid(setting, `expected http:// or https:// URLs, got ${JSON.stringify(value)}`)
 }
 
+const checkRedisUrl = (setting: string, value: string) => {
+  try {
+    const url = new URL(value)
+    if (url.protocol === "redis:" || url.protocol === "rediss:") return Effect.void
+  } catch {
+    // fall through to the error below
+  }
+  // The URL may hold a password: say what is wrong without repeating it.
+  return invalid(setting, "expected a redis:// or rediss:// URL")
+}
+
 const splitList = (value: string | ReadonlyArray<string> | undefined): ReadonlyArray<string> =>
   (typeof value === "string" ? value.split(",") : value ?? []).map((s) => s.trim()).filter((s) => s.length > 0)
 
@@ -268,6 +297,14 @@ const resolve = (options: Options, label: (key: Key) => string) =>
     if (protocol !== "classic" && protocol !== "3.5") {
       return yield* invalid(label("protocol"), `expected "classic" or "3.5", got ${JSON.stringify(protocol)}`)
     }
+    const logStore = options.logStore ?? defaults.logStore
+    if (logStore !== "file" && logStore !== "redis") {
+      return yield* invalid(label("logStore"), `expected "file" or "redis", got ${JSON.stringify(logStore)}`)
+    }
+    const redisUrl = Redacted.isRedacted(options.redisUrl)
+      ? options.redisUrl
+      : Redacted.make(blankToUndefined(options.redisUrl) ?? defaults.redisUrl)
+    yield* checkRedisUrl(label("redisUrl"), Redacted.value(redisUrl))
     const token = options.accessToken
     const n = yield* checkIntegers(options, label)
     return {
@@ -292,7 +329,9 @@ const resolve = (options: Options, label: (key: Key) => string) =>
       requestTimeout: Duration.seconds(n.requestTimeoutSeconds),
       maxConcurrentRuns: n.maxConcurrentRuns,
       maxRunLogBytes: n.maxRunLogBytes,
-      protocol
+      protocol,
+      logStore,
+      redisUrl
     } satisfies Settings
   })
 

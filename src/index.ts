@@ -19,6 +19,8 @@ export * as JobLog from "./JobLog.js"
 /** @since 1.0.0 */
 export * as JobLogFile from "./JobLogFile.js"
 /** @since 1.0.0 */
+export * as JobLogRedis from "./JobLogRedis.js"
+/** @since 1.0.0 */
 export * as Lanes from "./Lanes.js"
 /** @since 1.0.0 */
 export * as Messages from "./Messages.js"

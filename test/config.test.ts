@@ -55,7 +55,9 @@ describe("ExecutorConfig", () => {
         [{ XXL_JOB_ADMIN_ADDRESSES: "http://x:8080/xxl-job-admin" }, "XXL_JOB_EXECUTOR_APPNAME"],
         [{ XXL_JOB_EXECUTOR_LOGRETENTIONDAYS: "3.5" }, "XXL_JOB_EXECUTOR_LOGRETENTIONDAYS"],
         [{ XXL_JOB_PROTOCOL: "4.0" }, "XXL_JOB_PROTOCOL"],
-        [{ XXL_JOB_EXECUTOR_ADDRESS: "not a url" }, "XXL_JOB_EXECUTOR_ADDRESS"]
+        [{ XXL_JOB_EXECUTOR_ADDRESS: "not a url" }, "XXL_JOB_EXECUTOR_ADDRESS"],
+        [{ XXL_JOB_EXECUTOR_LOGSTORE: "mongo" }, "XXL_JOB_EXECUTOR_LOGSTORE"],
+        [{ XXL_JOB_EXECUTOR_REDIS_URL: "http://user:hunter2@127.0.0.1:6379" }, "XXL_JOB_EXECUTOR_REDIS_URL"]
       ]
       for (const [env, name] of cases) {
         const result = yield* fromEnv(env)
@@ -65,6 +67,15 @@ describe("ExecutorConfig", () => {
           assert.match(result.left.message, new RegExp(`^${name}: `))
         }
       }
+      // A Redis URL may carry a password: the error does not repeat it.
+      const badRedis = yield* fromEnv({ XXL_JOB_EXECUTOR_REDIS_URL: "http://user:hunter2@127.0.0.1:6379" })
+      assert.isTrue(Either.isLeft(badRedis) && !badRedis.left.message.includes("hunter2"))
+      const redis = yield* fromEnv({
+        XXL_JOB_EXECUTOR_LOGSTORE: "redis",
+        XXL_JOB_EXECUTOR_REDIS_URL: "redis://:hunter2@10.0.0.5:6380/2"
+      })
+      assert.isTrue(Either.isRight(redis) && redis.right.logStore === "redis")
+      assert.notInclude(JSON.stringify(Either.getOrThrow(redis)), "hunter2")
       const fromCode = yield* Effect.either(ExecutorConfig.make({ port: -1 }))
       assert.isTrue(Either.isLeft(fromCode) && fromCode.left.setting === "port")
     }))

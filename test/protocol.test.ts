@@ -809,6 +809,24 @@ describe("/log (cases 22-25)", () => {
       assert.deepStrictEqual(json.data, payload)
     }).pipe(Effect.provide(httpEnv())))
 
+  it.scopedLive("with the Redis store, another executor of the app answers /log for a run it did not execute", () =>
+    Effect.gen(function*() {
+      const admin = yield* rawAdmin()
+      // An app name of its own per test run, so its Redis keys are its own.
+      const appName = `shared-logs-${process.pid}-${Date.now()}`
+      const first = yield* startExecutor(admin.url, { appName, logStore: "redis", logRetentionDays: 1 })
+      const second = yield* startExecutor(admin.url, { appName, logStore: "redis", logRetentionDays: 1 })
+      const logDateTim = Date.now()
+      assertOk(yield* run(first.executor.port, { jobId: 23, logId: 2301, handler: "lines", logDateTime: logDateTim }))
+      yield* waitUntil("the result", () => callbackItems(admin).some((item) => item.logId === 2301))
+      // The first executor goes away (a replaced pod); the second still has the log.
+      yield* first.close
+      const page = yield* readLog(second.executor.port, { logDateTim, logId: 2301, fromLineNum: 1 })
+      assert.include(page.logContent, "xxl-job job execute start")
+      assert.include(page.logContent, "xxl-job job execute end(finish)")
+      assert.strictEqual(page.toLineNum, page.logContent.split("\n").length - 1)
+    }))
+
   it.live("23, 24, 25: pages of a run's log from line 2, past the end and from 0; the file is Java's layout", () => {
     const logPath = freshLogPath()
     return Effect.gen(function*() {
