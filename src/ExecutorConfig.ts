@@ -65,7 +65,7 @@ export interface Settings {
   readonly requestTimeout: Duration.Duration
   /** The most runs at once across all jobs (0: no limit, as Java); past it triggers wait in their queue. */
   readonly maxConcurrentRuns: number
-  /** The most bytes one run may write to its log; past it lines are counted, not written, and a marker says so. */
+  /** The most bytes one run's log holds: past it the head and the tail are kept, a marker counts the rest. */
   readonly maxRunLogBytes: number
   /** `"classic"` for admin 2.2 to 3.4, `"3.5"` for the unreleased 3.5 wire. */
   readonly protocol: Protocol

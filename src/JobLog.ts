@@ -154,38 +154,82 @@ export const splitLines = (text: string): Array<string> => {
 }
 
 /**
- * A writer that stops writing past `maxBytes` (UTF-8) and counts what it did not write, so the run's log can
- * say so (`truncation`) instead of growing without end or losing lines silently.
+ * A writer that keeps a run's log within `maxBytes` (UTF-8) by keeping its head and its tail: the first half
+ * of the budget is written as it comes; past it, entries wait in a window holding the latest half's worth,
+ * and `close` (at the run's end) writes a marker saying how much was left out, then that window. So the
+ * log's start and its end (usually the interesting parts) survive, and nothing goes silently.
+ *
+ * Entries that come after `close` (a fiber the job left running) are written while the budget allows; past it
+ * one marker says they were not.
  *
  * @since 1.0.0
  * @category rules
  */
-export const capped = (
-  writer: Writer,
-  maxBytes: number
-): Writer & { readonly truncation: () => string | undefined } => {
+export const capped = (writer: Writer, maxBytes: number): Writer & { readonly close: () => void } => {
+  const headBudget = Math.floor(maxBytes / 2)
+  const tailBudget = maxBytes - headBudget
   let written = 0
-  let droppedLines = 0
+  /** The latest entries past the head, oldest first, and their size. */
+  let tail: Array<{ readonly entry: string; readonly bytes: number }> = []
+  let tailFrom = 0
+  let tailBytes = 0
+  let droppedEntries = 0
   let droppedBytes = 0
-  return {
-    append: (entry) => {
-      const bytes = Buffer.byteLength(entry, "utf8") + 1
-      if (written + bytes > maxBytes) {
-        droppedLines++
-        droppedBytes += bytes
-        return
+  let closed = false
+  let droppedAfterClose = false
+
+  const append = (entry: string) => {
+    const bytes = Buffer.byteLength(entry, "utf8") + 1
+    if (closed) {
+      if (written + bytes <= maxBytes) {
+        written += bytes
+        writer.append(entry)
+      } else if (!droppedAfterClose) {
+        droppedAfterClose = true
+        writer.append(
+          `<br>----------- log truncated: lines logged after the run ended, past this run's limit of ${maxBytes} bytes, were not written -----------`
+        )
       }
+      return
+    }
+    if (tail.length === tailFrom && written + bytes <= headBudget) {
       written += bytes
       writer.append(entry)
-    },
-    flush: writer.flush,
-    truncation: () =>
-      droppedLines === 0
-        ? undefined
-        : `<br>----------- log truncated: ${droppedLines} entr${
-          droppedLines === 1 ? "y" : "ies"
-        } (${droppedBytes} bytes) past this run's limit of ${maxBytes} bytes were not written -----------`
+      return
+    }
+    tail.push({ entry, bytes })
+    tailBytes += bytes
+    while (tailBytes > tailBudget && tailFrom < tail.length) {
+      const oldest = tail[tailFrom++]
+      tailBytes -= oldest.bytes
+      droppedEntries++
+      droppedBytes += oldest.bytes
+    }
+    // Let go of what left the window now and then, not on every entry.
+    if (tailFrom > 1024 && tailFrom * 2 > tail.length) {
+      tail = tail.slice(tailFrom)
+      tailFrom = 0
+    }
   }
+
+  const close = () => {
+    if (closed) return
+    closed = true
+    if (droppedEntries > 0) {
+      writer.append(
+        `<br>----------- log truncated: ${droppedEntries} entr${
+          droppedEntries === 1 ? "y" : "ies"
+        } (${droppedBytes} bytes) left out here, to keep this run's log within ${maxBytes} bytes; its last ${tailBytes} bytes follow -----------`
+      )
+    }
+    for (let i = tailFrom; i < tail.length; i++) writer.append(tail[i].entry)
+    written += tailBytes
+    tail = []
+    tailFrom = 0
+    tailBytes = 0
+  }
+
+  return { append, flush: writer.flush, close }
 }
 
 // ---------------------------------------------------------------------------------------------------------

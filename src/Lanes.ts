@@ -293,7 +293,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
      */
     const startRun = (lane: Lane, trigger: TriggerParam) => {
       const writer = jobLog.writer({ logId: trigger.logId, logDateTime: trigger.logDateTime })
-      // The job's own lines are capped; the executor's markers always get through.
+      // The job's own lines are capped (head and tail kept); the executor's markers always get through.
       const jobWriter = capped(writer, settings.maxRunLogBytes)
       const source = lane.job.name
       const thread = `job-${lane.jobId}`
@@ -319,9 +319,10 @@ export const make = <R>(registry: Job.Registry<R>) =>
         let result: { readonly code: number; readonly msg: string | undefined }
         try {
           const ended = resultOf(exit, lane.stopReason)
-          const truncation = jobWriter.truncation()
+          // The log's kept tail (when it was too long for the cap) goes before the end markers.
+          jobWriter.close()
           const level = ended.code === Code.success ? "INFO" : "ERROR"
-          for (const line of truncation === undefined ? ended.log : [truncation, ...ended.log]) {
+          for (const line of ended.log) {
             writer.append(formatEntry({ date: new Date(), source, level, thread, message: line }))
           }
           result = ended

@@ -45,6 +45,24 @@ describe("JobLog paging rules", () => {
     assert.deepStrictEqual([JobLog.page(lines, 4, 8).logContent, JobLog.page(lines, 4, 8).toLineNum], ["d\n", 4])
   })
 
+  it("a capped writer keeps the head and the tail within the budget, with a marker between", () => {
+    const written: Array<string> = []
+    const writer = JobLog.capped({ append: (entry) => written.push(entry), flush: Effect.void }, 100)
+    for (let i = 0; i < 100; i++) writer.append(`entry ${String(i).padStart(2, "0")}`) // 9 bytes with its newline
+    writer.close()
+    // Head: 50 bytes (5 entries); tail: the last 50 bytes (5 entries); 90 left out.
+    assert.deepStrictEqual(written.slice(0, 5), ["entry 00", "entry 01", "entry 02", "entry 03", "entry 04"])
+    assert.match(written[5], /log truncated: 90 entries \(810 bytes\) left out here.*within 100 bytes/)
+    assert.deepStrictEqual(written.slice(6), ["entry 95", "entry 96", "entry 97", "entry 98", "entry 99"])
+    // Within the budget nothing changes and no marker is written.
+    const small: Array<string> = []
+    const roomy = JobLog.capped({ append: (entry) => small.push(entry), flush: Effect.void }, 1000)
+    roomy.append("a")
+    roomy.append("b")
+    roomy.close()
+    assert.deepStrictEqual(small, ["a", "b"])
+  })
+
   it("formats entries as Java does: yyyy-MM-dd HH:mm:ss [source]-[level]-[thread] message", () => {
     const entry = JobLog.formatEntry({ date: new Date(D), source: "echo", level: "INFO", thread: "#1", message: "hi" })
     assert.strictEqual(entry, "2026-11-23 12:30:00 [echo]-[INFO]-[#1] hi")
