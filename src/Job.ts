@@ -35,6 +35,11 @@ export interface JobContextShape {
   /** `executorTimeout` in seconds; 0 for none. */
   readonly timeoutSeconds: number
   readonly glueType: string
+  /**
+   * Writes a line to this run's log (at INFO) from code that is not an Effect: a callback, a library's
+   * progress hook. Java's `XxlJobHelper.log`. In Effect code, `Effect.log*` does the same with levels.
+   */
+  readonly log: (message: string) => void
 }
 
 /**

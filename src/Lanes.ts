@@ -183,12 +183,15 @@ const laneLogger = (outer: HashSet.HashSet<Logger.Logger<unknown, any>>, outerLe
       if (LogLevel.greaterThanEqual(options.logLevel, outerLevel)) { for (const logger of outer) logger.log(options) }
       return
     }
-    const { annotations, cause, date, fiberId, logLevel, message } = options
+    const { annotations, cause, date, fiberId, logLevel, message, spans } = options
     const parts = Array.isArray(message) ? message : [message]
     let text = parts.map((part) => Inspectable.toStringUnknown(part, 0)).join(" ")
     if (HashMap.size(annotations) > 0) {
       for (const [key, value] of annotations) text += ` ${key}=${Inspectable.toStringUnknown(value, 0)}`
     }
+    // Log spans (`Effect.withLogSpan`) as Effect's own loggers show them: label=elapsed.
+    const now = date.getTime()
+    for (const span of spans) text += ` ${span.label}=${now - span.startTime}ms`
     if (!Cause.isEmpty(cause)) text += `\n${Cause.pretty(cause, { renderErrorCause: true })}`
     run.value.writer.append(formatEntry({
       date,
@@ -265,7 +268,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
     }
 
     /** The context a run's fiber starts with: the layer's, the trigger's `JobContext` and the run's log. */
-    const runtimeFor = (trigger: TriggerParam, log: RunLog["Type"]) =>
+    const runtimeFor = (trigger: TriggerParam, log: RunLog["Type"], thread: string) =>
       Runtime.make({
         context: Context.merge(
           base.context,
@@ -280,7 +283,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
             shardTotal: trigger.broadcastTotal,
             blockStrategy: trigger.executorBlockStrategy,
             timeoutSeconds: trigger.executorTimeout,
-            glueType: trigger.glueType ?? "BEAN"
+            glueType: trigger.glueType ?? "BEAN",
+            log: (message) =>
+              log.writer.append(formatEntry({ date: new Date(), source: log.source, level: "INFO", thread, message }))
           }).pipe(Context.add(RunLog, log))
         ),
         fiberRefs: base.fiberRefs,
@@ -313,7 +318,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
         : lane.job.run
       lane.running = trigger
       // Started at once: we are on a turn of our own already (see `startWaiting`).
-      const fiber = Runtime.runFork(runtimeFor(trigger, { writer: jobWriter, source }))(run, { immediate: true })
+      const fiber = Runtime.runFork(runtimeFor(trigger, { writer: jobWriter, source }, thread))(run, {
+        immediate: true
+      })
       lane.fiber = fiber
       fiber.addObserver((exit) => {
         let result: { readonly code: number; readonly msg: string | undefined }

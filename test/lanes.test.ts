@@ -63,6 +63,10 @@ const Chatty = Job.make({
     yield* Effect.logInfo("hello from the run").pipe(Effect.annotateLogs("step", 1))
     yield* Effect.logWarning("careful")
     yield* Effect.fork(Effect.log("from a child fiber")).pipe(Effect.flatMap(Fiber.join))
+    yield* Effect.log("inside a span").pipe(Effect.withLogSpan("loading"))
+    // Code that is not an Effect (a callback) logs through the context's plain function.
+    const { log } = yield* Job.JobContext
+    yield* Effect.sync(() => [1, 2].forEach((n) => log(`callback ${n}`)))
     return "chatted"
   })
 })
@@ -86,6 +90,8 @@ describe("lanes", () => {
       assert.match(log, /\[chatty\]-\[INFO\]-\[#\d+\] hello from the run step=1\n/)
       assert.match(log, /\[chatty\]-\[WARN\]-\[#\d+\] careful\n/)
       assert.match(log, /from a child fiber\n/)
+      assert.match(log, /inside a span loading=\d+ms\n/)
+      assert.match(log, /\[chatty\]-\[INFO\]-\[job-90\] callback 1\n.*callback 2\n/)
       const otherLog = (yield* admin.log(901)).logContent
       assert.notInclude(otherLog, "hello")
       assert.notInclude(otherLog, "child fiber")
