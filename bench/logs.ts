@@ -1,9 +1,12 @@
 /**
- * Logs: one run that writes `LOG_LINES` lines with `Effect.log`, timed from its trigger to its result at the
- * admin (which comes only after the run's log is flushed); then that log read back through `/log` as the
- * admin's log viewer reads it: single pages at the start, the middle and near the end (a page should cost the
- * same anywhere: no rescan from line 1), and every page from line 1 to the end.
+ * Logs, for each store in `LOG_STORES` (`file,redis`): one run that writes `LOG_LINES` lines with `Effect.log`,
+ * timed from its trigger to its result at the admin and to the first `/log` answer (a read waits for every
+ * line appended before it to be stored, so that is when the whole log is written); then that log read back
+ * through `/log` as the admin's log viewer reads it: single pages at the start, the middle and near the end
+ * (a page should cost the same anywhere: no rescan from line 1), and every page from line 1 to the end.
+ * The Redis store uses the Redis at 127.0.0.1:6379 under an app name of its own, deleted afterwards.
  */
+import { createClient } from "@redis/client"
 import * as Http from "node:http"
 import { accepted, deadline, mib, ms, percentiles, post, seconds, startExecutor, triggerBody, within } from "./lib.js"
 
@@ -14,6 +17,8 @@ const RUN_TIMEOUT_MS = Number(process.env.LOG_RUN_TIMEOUT_SECONDS ?? 60) * 1000
 /** For each phase of reads (the probes; paging through). */
 const READ_TIMEOUT_MS = Number(process.env.LOG_READ_TIMEOUT_SECONDS ?? 30) * 1000
 const MAX_RUN_LOG_BYTES = 1024 * 1024 * 1024
+const STORES = (process.env.LOG_STORES ?? "file,redis").split(",").map((s) => s.trim()).filter((s) => s !== "")
+const REDIS_URL = "redis://127.0.0.1:6379"
 
 interface Page {
   readonly fromLineNum: number
@@ -32,7 +37,20 @@ interface Read {
 const linesIn = (page: Page) => page.toLineNum >= page.fromLineNum ? page.toLineNum - page.fromLineNum + 1 : 0
 
 export const run = async () => {
-  console.log(`logs: one run writes ${LINES} lines with Effect.log, then its log is read back with /log`)
+  for (const store of STORES) await runWith(store)
+}
+
+const runWith = async (store: string) => {
+  console.log(
+    `logs (${store} store): one run writes ${LINES} lines with Effect.log, then its log is read back with /log`
+  )
+  const appName = `bench-logs-${process.pid}-${Date.now()}`
+  const env: Record<string, string> = {
+    XXL_JOB_EXECUTOR_MAX_RUN_LOG_BYTES: String(MAX_RUN_LOG_BYTES),
+    XXL_JOB_EXECUTOR_LOGSTORE: store,
+    XXL_JOB_EXECUTOR_APPNAME: appName,
+    XXL_JOB_EXECUTOR_REDIS_URL: REDIS_URL
+  }
   const logId = 1
   let resolveResult: (item: { readonly code: number; readonly msg: string; readonly at: number }) => void = () => {}
   const result = new Promise<{ readonly code: number; readonly msg: string; readonly at: number }>((resolve) =>
@@ -40,7 +58,7 @@ export const run = async () => {
   )
   const executor = await startExecutor((item, at) => {
     if (item.logId === logId) resolveResult({ code: item.handleCode, msg: item.handleMsg ?? "", at })
-  }, { XXL_JOB_EXECUTOR_MAX_RUN_LOG_BYTES: String(MAX_RUN_LOG_BYTES) })
+  }, env)
   const agent = new Http.Agent({ keepAlive: true, maxSockets: 1 })
   try {
     const { port } = executor.target
@@ -63,11 +81,6 @@ export const run = async () => {
     }
     const done = await result
     const took = done.at - t0
-    console.log(
-      `  write ${LINES} lines      ${(LINES / took * 1000).toFixed(0)} lines/s, trigger → result ${
-        seconds(took)
-      } (result ${done.code}: ${done.msg})`
-    )
 
     // Each phase below has READ_TIMEOUT_MS of its own; a read past it fails, and the phase reports what it has.
     let until = deadline(READ_TIMEOUT_MS)
@@ -87,12 +100,16 @@ export const run = async () => {
     const positions = [1, Math.max(1, Math.floor(LINES / 2)), Math.max(1, LINES - 100)]
     const reads = positions.map((): Array<Read> => [])
     let first: Read | undefined
+    let firstAnsweredAt = 0
     let probeFailure: string | undefined
     try {
       for (let round = 0; round < PROBES && !until.expired(); round++) {
         for (const [i, position] of positions.entries()) {
           const r = await read(position)
-          first ??= r
+          if (first === undefined) {
+            first = r
+            firstAnsweredAt = performance.now()
+          }
           reads[i].push(r)
         }
       }
@@ -100,6 +117,12 @@ export const run = async () => {
       probeFailure = failure(error)
     }
     if (first !== undefined) {
+      const stored = firstAnsweredAt - t0
+      console.log(
+        `  write ${LINES} lines      ${(LINES / stored * 1000).toFixed(0)} lines/s to the store (trigger → result ${
+          seconds(took)
+        }, → all stored ${seconds(stored)}; result ${done.code}: ${done.msg})`
+      )
       console.log(`  first /log               ${ms(first.millis)} (from line 1, ${mib(first.bytes / 1024)} reply)`)
     }
     const cell = (i: number, show: (rs: Array<Read>) => string) =>
@@ -147,5 +170,20 @@ export const run = async () => {
   } finally {
     agent.destroy()
     await executor.close()
+    if (store === "redis") await forgetRedisLog(`xxl-job:${appName}:log:${logId}`)
+  }
+}
+
+/** Deletes the bench's run log from Redis (a million lines would otherwise stay for the retention). */
+const forgetRedisLog = async (key: string) => {
+  const client = createClient({ url: REDIS_URL })
+  client.on("error", () => undefined)
+  try {
+    await client.connect()
+    await client.del(key)
+  } catch (error) {
+    console.log(`  could not delete ${key} from Redis: ${(error as Error).message}`)
+  } finally {
+    client.destroy()
   }
 }
