@@ -68,6 +68,16 @@ const Lines = Job.make({
     return "logged"
   })
 })
+/** Writes as many numbered lines as its params say. */
+const Flood = Job.make({
+  name: "flood",
+  params: Schema.NumberFromString,
+  run: (count) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < count; i++) yield* Effect.log(`flood line ${i} ` + "x".repeat(80))
+      return "flooded"
+    })
+})
 /** Sleeps until the epoch ms in `params`: several of them finish together. */
 const Until = Job.make({
   name: "until",
@@ -87,7 +97,7 @@ const Blocking = Job.make({
   })
 })
 
-const jobs = Job.registry(Sleep, SleepB, Ok, Echo, Boom, Throws, Long, Lines, Until, Blocking)
+const jobs = Job.registry(Sleep, SleepB, Ok, Echo, Boom, Throws, Long, Lines, Until, Blocking, Flood)
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
@@ -826,6 +836,38 @@ describe("/log (cases 22-25)", () => {
       assert.include(page.logContent, "xxl-job job execute end(finish)")
       assert.strictEqual(page.toLineNum, page.logContent.split("\n").length - 1)
     }))
+
+  for (const logStore of ["file", "redis"] as const) {
+    it.scopedLive(`the ${logStore} store keeps a flooded run's log within its cap: head, marker, tail, end`, () =>
+      Effect.gen(function*() {
+        const admin = yield* rawAdmin()
+        const appName = `capped-${logStore}-${process.pid}-${Date.now()}`
+        const { executor } = yield* startExecutor(admin.url, {
+          appName,
+          logStore,
+          logRetentionDays: 1,
+          maxRunLogBytes: 20_000
+        })
+        const logDateTim = Date.now()
+        assertOk(
+          yield* run(executor.port, {
+            jobId: 24,
+            logId: 2401,
+            handler: "flood",
+            params: "2000",
+            logDateTime: logDateTim
+          })
+        )
+        yield* waitUntil("the result", () => callbackItems(admin).some((item) => item.logId === 2401))
+        const text = (yield* readLog(executor.port, { logDateTim, logId: 2401, fromLineNum: 1 })).logContent
+        assert.isBelow(Buffer.byteLength(text), 22_000)
+        const at = ["flood line 0 ", "log truncated", "flood line 1999 ", "execute end(finish)"].map((part) =>
+          text.indexOf(part)
+        )
+        assert.isTrue(at[0] > 0 && at[0] < at[1] && at[1] < at[2] && at[2] < at[3], `${at}`)
+        assert.notInclude(text, "flood line 1000 ")
+      }))
+  }
 
   it.live("23, 24, 25: pages of a run's log from line 2, past the end and from 0; the file is Java's layout", () => {
     const logPath = freshLogPath()
