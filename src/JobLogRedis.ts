@@ -40,6 +40,8 @@ export interface Options {
 const gatherMillis = 10
 /** While Redis is away, how often the waiting lines are tried again. */
 const retryMillis = 1000
+/** Lines per `RPUSH`. */
+const pushChunk = 10_000
 /** Lines read per `LRANGE` while a page fills. */
 const readChunk = 1000
 
@@ -66,11 +68,16 @@ export const make = (options: Options): Effect.Effect<Store, never, Scope.Scope>
     // Loaded here, not at the top: executors on the file store never load the client.
     const { createClient } = yield* Effect.promise(() => import("@redis/client"))
     const client: RedisClientType = createClient({
-      url: Redacted.value(Redacted.isRedacted(options.url) ? options.url : Redacted.make(options.url)),
+      url: typeof options.url === "string" ? options.url : Redacted.value(options.url),
       // Commands fail at once while disconnected: the lines then wait here, where they are counted.
       disableOfflineQueue: true,
       socket: { connectTimeout: 2000, reconnectStrategy: (attempt: number) => Math.min(100 * attempt, 2000) }
     }) as RedisClientType
+
+    /** Lines waiting to be sent, per key, in order. */
+    let queued = new Map<string, Array<string>>()
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let sending: Promise<void> = Promise.resolve()
 
     let down: string | undefined
     const wentDown = (reason: string) => {
@@ -90,11 +97,6 @@ export const make = (options: Options): Effect.Effect<Store, never, Scope.Scope>
     })
     client.connect().catch(() => undefined)
 
-    /** Lines waiting to be sent, per key, in order. */
-    let queued = new Map<string, Array<string>>()
-    let timer: ReturnType<typeof setTimeout> | undefined
-    let sending: Promise<void> = Promise.resolve()
-
     const schedule = (millis: number) => {
       if (timer !== undefined) return
       timer = setTimeout(() => {
@@ -112,7 +114,8 @@ export const make = (options: Options): Effect.Effect<Store, never, Scope.Scope>
         try {
           const multi = client.multi()
           for (const [key, lines] of batch) {
-            multi.rPush(key, lines)
+            // A command of at most `pushChunk` lines: a run that logged a million in a turn is many commands.
+            for (let i = 0; i < lines.length; i += pushChunk) multi.rPush(key, lines.slice(i, i + pushChunk))
             if (ttlSeconds !== undefined) multi.expire(key, ttlSeconds)
           }
           await multi.exec()
