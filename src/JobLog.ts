@@ -169,8 +169,8 @@ export const capped = (writer: Writer, maxBytes: number): Writer & { readonly cl
   const headBudget = Math.floor(maxBytes / 2)
   const tailBudget = maxBytes - headBudget
   let written = 0
-  /** The latest entries past the head, oldest first, and their size. */
-  let tail: Array<{ readonly entry: string; readonly bytes: number }> = []
+  /** The latest entries past the head, oldest first, and their size; made only when the head is full. */
+  let tail: Array<{ readonly entry: string; readonly bytes: number }> | undefined
   let tailFrom = 0
   let tailBytes = 0
   let droppedEntries = 0
@@ -192,11 +192,12 @@ export const capped = (writer: Writer, maxBytes: number): Writer & { readonly cl
       }
       return
     }
-    if (tail.length === tailFrom && written + bytes <= headBudget) {
+    if (tail === undefined && written + bytes <= headBudget) {
       written += bytes
       writer.append(entry)
       return
     }
+    tail ??= []
     tail.push({ entry, bytes })
     tailBytes += bytes
     while (tailBytes > tailBudget && tailFrom < tail.length) {
@@ -222,9 +223,9 @@ export const capped = (writer: Writer, maxBytes: number): Writer & { readonly cl
         } (${droppedBytes} bytes) left out here, to keep this run's log within ${maxBytes} bytes; its last ${tailBytes} bytes follow -----------`
       )
     }
-    for (let i = tailFrom; i < tail.length; i++) writer.append(tail[i].entry)
+    if (tail !== undefined) for (let i = tailFrom; i < tail.length; i++) writer.append(tail[i].entry)
     written += tailBytes
-    tail = []
+    tail = undefined
     tailFrom = 0
     tailBytes = 0
   }
