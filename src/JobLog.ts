@@ -223,7 +223,7 @@ export const capped = (writer: Writer, maxBytes: number): Writer & { readonly cl
         } (${droppedBytes} bytes) left out here, to keep this run's log within ${maxBytes} bytes; its last ${tailBytes} bytes follow -----------`
       )
     }
-    if (tail !== undefined) for (let i = tailFrom; i < tail.length; i++) writer.append(tail[i].entry)
+    if (tail !== undefined) { for (let i = tailFrom; i < tail.length; i++) writer.append(tail[i].entry) }
     written += tailBytes
     tail = undefined
     tailFrom = 0
