@@ -165,8 +165,13 @@ export const make = Effect.gen(function*() {
       Effect.sync(() => {
         const ids = toSend.slice(sendFrom, sendFrom + settings.callbackBatchSize)
         sendFrom += ids.length
+        // Let go of the ids already taken: at once when all are, else now and then (under a steady load the
+        // list may never empty).
         if (sendFrom === toSend.length) {
           toSend = []
+          sendFrom = 0
+        } else if (sendFrom > 4096 && sendFrom * 2 > toSend.length) {
+          toSend = toSend.slice(sendFrom)
           sendFrom = 0
         }
         waitingChanged()
