@@ -19,6 +19,8 @@ import { ExecutorConfig } from "./ExecutorConfig.js"
 import { JobLog } from "./JobLog.js"
 import { Lanes } from "./Lanes.js"
 import * as Messages from "./Messages.js"
+import * as Metrics from "./Metrics.js"
+import { Outbox } from "./Outbox.js"
 import * as Wire from "./Wire.js"
 
 /**
@@ -43,6 +45,8 @@ export interface Request {
  */
 export interface Service {
   readonly handle: (request: Request) => Effect.Effect<Wire.Reply>
+  /** Every metric as Prometheus text, the gauges read now (`GET /metrics`). */
+  readonly metrics: Effect.Effect<string>
 }
 
 /**
@@ -97,6 +101,7 @@ export const make = Effect.gen(function*() {
   const settings = yield* ExecutorConfig
   const lanes = yield* Lanes
   const jobLog = yield* JobLog
+  const outbox = yield* Outbox
   const token = Redacted.value(settings.accessToken)
   const tokenDigest = token === "" ? undefined : digest(token)
   const appNameDigest = digest(settings.appName)
@@ -176,11 +181,22 @@ export const make = Effect.gen(function*() {
     }
   }
 
-  return { handle } satisfies Service
+  const metrics = Metrics.scrape(
+    Effect.zipWith(lanes.stats, outbox.backlog, (stats, backlog) => ({
+      running: stats.running,
+      queued: stats.queued,
+      backlog
+    }))
+  )
+
+  return { handle, metrics } satisfies Service
 })
 
 /**
  * @since 1.0.0
  * @category layers
  */
-export const layer: Layer.Layer<ExecutorApi, never, ExecutorConfig | Lanes | JobLog> = Layer.effect(ExecutorApi, make)
+export const layer: Layer.Layer<ExecutorApi, never, ExecutorConfig | Lanes | JobLog | Outbox> = Layer.effect(
+  ExecutorApi,
+  make
+)

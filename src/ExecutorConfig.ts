@@ -73,6 +73,8 @@ export interface Settings {
   readonly logStore: LogStoreKind
   /** The Redis server of the `"redis"` log store, `redis://[user:password@]host:port[/db]`. */
   readonly redisUrl: Redacted.Redacted<string>
+  /** `"on"`: `GET /metrics` on the executor's port answers Prometheus text; `"off"`: it is refused like any GET. */
+  readonly metrics: "on" | "off"
 }
 
 /**
@@ -121,6 +123,7 @@ export interface Options {
   readonly protocol?: Protocol | undefined
   readonly logStore?: LogStoreKind | undefined
   readonly redisUrl?: string | Redacted.Redacted<string> | undefined
+  readonly metrics?: "on" | "off" | undefined
 }
 
 /**
@@ -153,7 +156,8 @@ export const environmentNames = {
   maxRunLogBytes: "XXL_JOB_EXECUTOR_MAX_RUN_LOG_BYTES",
   protocol: "XXL_JOB_PROTOCOL",
   logStore: "XXL_JOB_EXECUTOR_LOGSTORE",
-  redisUrl: "XXL_JOB_EXECUTOR_REDIS_URL"
+  redisUrl: "XXL_JOB_EXECUTOR_REDIS_URL",
+  metrics: "XXL_JOB_EXECUTOR_METRICS"
 } as const satisfies Record<keyof Options, string>
 
 /**
@@ -181,7 +185,8 @@ export const defaults = {
   maxRunLogBytes: 16 * 1024 * 1024,
   protocol: "classic" as Protocol,
   logStore: "file" as LogStoreKind,
-  redisUrl: "redis://127.0.0.1:6379"
+  redisUrl: "redis://127.0.0.1:6379",
+  metrics: "on" as "on" | "off"
 } as const
 
 /** The integer options: their allowed range (defaults above). */
@@ -305,6 +310,10 @@ const resolve = (options: Options, label: (key: Key) => string) =>
       ? options.redisUrl
       : Redacted.make(blankToUndefined(options.redisUrl) ?? defaults.redisUrl)
     yield* checkRedisUrl(label("redisUrl"), Redacted.value(redisUrl))
+    const metrics = options.metrics ?? defaults.metrics
+    if (metrics !== "on" && metrics !== "off") {
+      return yield* invalid(label("metrics"), `expected "on" or "off", got ${JSON.stringify(metrics)}`)
+    }
     const token = options.accessToken
     const n = yield* checkIntegers(options, label)
     return {
@@ -331,7 +340,8 @@ const resolve = (options: Options, label: (key: Key) => string) =>
       maxRunLogBytes: n.maxRunLogBytes,
       protocol,
       logStore,
-      redisUrl
+      redisUrl,
+      metrics
     } satisfies Settings
   })
 

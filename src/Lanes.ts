@@ -35,6 +35,7 @@ import { whileClosing } from "./internal/closing.js"
 import * as Job from "./Job.js"
 import { capped, formatEntry, JobLog, type Writer } from "./JobLog.js"
 import * as Messages from "./Messages.js"
+import * as Metrics from "./Metrics.js"
 import { Outbox } from "./Outbox.js"
 import { CallbackItem, Code, type TriggerParam } from "./Wire.js"
 
@@ -317,6 +318,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
         })
         : lane.job.run
       lane.running = trigger
+      const startedAt = performance.now()
       // Started at once: we are on a turn of our own already (see `startWaiting`).
       const fiber = Runtime.runFork(runtimeFor(trigger, { writer: jobWriter, source }, thread))(run, {
         immediate: true
@@ -336,6 +338,12 @@ export const make = <R>(registry: Job.Registry<R>) =>
         } catch (error) {
           result = { code: Code.fail, msg: Messages.cutResult(String(error)) }
         }
+        const killed = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        Metrics.unsafeRecordRun(
+          source,
+          Metrics.resultLabel(result.code, killed),
+          (performance.now() - startedAt) / 1000
+        )
         // Unless a forced shutdown has already answered for this run.
         if (lane.running === trigger) report(trigger, result.code, result.msg)
         lane.running = undefined

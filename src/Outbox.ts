@@ -13,11 +13,13 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import { AdminClient } from "./AdminClient.js"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { whileClosing } from "./internal/closing.js"
 import { JobLog } from "./JobLog.js"
 import * as Messages from "./Messages.js"
+import * as Metrics from "./Metrics.js"
 import { type Entry, OutboxStore } from "./OutboxStore.js"
 import type { CallbackItem } from "./Wire.js"
 
@@ -137,6 +139,7 @@ export const make = Effect.gen(function*() {
           runFork(markLogs(live, Messages.logCallbackFinish))
           return
         }
+        yield* Metric.increment(Metrics.callbackFailures)
         const delay = retryDelay(attempt)
         if (attempt === 1) runFork(markLogs(live, Messages.logCallbackFail(sent.left.message)))
         yield* Effect.logWarning(

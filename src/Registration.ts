@@ -7,11 +7,13 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { AdminClient } from "./AdminClient.js"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { whileClosing } from "./internal/closing.js"
+import * as Metrics from "./Metrics.js"
 import { RegistryParam } from "./Wire.js"
 
 /**
@@ -39,9 +41,9 @@ export const start = (address: string): Effect.Effect<void, never, AdminClient |
       }),
       Effect.catchAllCause((cause) => {
         failing = true
-        return Effect.logWarning(
-          `registry beat failed; next try in ${Duration.format(settings.registryInterval)}`,
-          cause
+        return Effect.zipRight(
+          Metric.increment(Metrics.registrationFailures),
+          Effect.logWarning(`registry beat failed; next try in ${Duration.format(settings.registryInterval)}`, cause)
         )
       })
     )

@@ -1,6 +1,7 @@
 /**
  * The executor's HTTP server: every request is read (body capped at `maxBodyBytes`), answered by
- * `ExecutorApi`, and written back as HTTP 200 with the protocol's JSON, whatever went wrong.
+ * `ExecutorApi`, and written back as HTTP 200 with the protocol's JSON, whatever went wrong. Besides,
+ * `GET /metrics` answers Prometheus text (unless `metrics` is off).
  *
  * Served by `node:http` directly: the executor has five fixed endpoints and answers each from one small
  * Effect, and a trigger's path through the server is the hot path of the whole executor (see `bench/`).
@@ -136,6 +137,17 @@ export const makeHandler = Effect.gen(function*() {
   }
 
   const handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+    if (request.method === "GET" && request.url === "/metrics" && settings.metrics === "on") {
+      return runFork(api.metrics).addObserver((exit) => {
+        if (response.destroyed) return
+        const text = Exit.isSuccess(exit) ? exit.value : "# the metrics could not be read\n"
+        response.writeHead(Exit.isSuccess(exit) ? 200 : 500, {
+          "content-type": "text/plain; version=0.0.4; charset=utf-8",
+          "content-length": Buffer.byteLength(text, "utf8")
+        })
+        response.end(text)
+      })
+    }
     if (request.method !== "POST") return answer(request, response, "")
     readBody(request, settings.maxBodyBytes, reading, (body) => {
       if (body === "too-slow") {

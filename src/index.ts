@@ -25,6 +25,8 @@ export * as Lanes from "./Lanes.js"
 /** @since 1.0.0 */
 export * as Messages from "./Messages.js"
 /** @since 1.0.0 */
+export * as Metrics from "./Metrics.js"
+/** @since 1.0.0 */
 export * as MockAdmin from "./MockAdmin.js"
 /** @since 1.0.0 */
 export * as Outbox from "./Outbox.js"
