@@ -1,0 +1,64 @@
+/**
+ * Traces: a span per run, exported through @effect/opentelemetry to an in-memory exporter, with its
+ * attributes, its result, and the job's own spans nested under it.
+ */
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import { assert, describe, it } from "@effect/vitest"
+import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import { Duration, Effect, Layer } from "effect"
+import { Job, MockAdmin } from "../src/index.js"
+
+const Traced = Job.make({
+  name: "traced",
+  run: Effect.as(Effect.withSpan(Effect.sleep(Duration.millis(1)), "load the rows"), "done")
+})
+const Failing = Job.make({ name: "failing", run: Job.fail("nope") })
+const Slow = Job.make({ name: "slow", run: Effect.as(Effect.sleep(Duration.seconds(30)), "slept") })
+const jobs = Job.registry(Traced, Failing, Slow)
+
+const exporter = new InMemorySpanExporter()
+const Tracing = NodeSdk.layer(() => ({
+  resource: { serviceName: "effect-xxl-job-test" },
+  spanProcessor: new SimpleSpanProcessor(exporter)
+}))
+
+const runSpan = (logId: number) =>
+  exporter.getFinishedSpans().find((span) => span.name === "xxl-job.run" && span.attributes["xxl.log.id"] === logId)
+
+describe("traces", () => {
+  it.scopedLive("a span per run: attributes, the result, and the job's own spans nested under it", () =>
+    Effect.gen(function*() {
+      exporter.reset()
+      const admin = yield* MockAdmin.MockAdmin
+      yield* admin.run({ handler: "traced", jobId: 1, logId: 101, params: "x" })
+      yield* admin.run({ handler: "failing", jobId: 2, logId: 102 })
+      yield* admin.trigger({ handler: "slow", jobId: 3, logId: 103, timeoutSeconds: 1 })
+      yield* admin.result(103)
+      yield* admin.trigger({ handler: "slow", jobId: 4, logId: 104 })
+      yield* Effect.sleep(Duration.millis(50))
+      yield* admin.kill(4)
+      yield* admin.result(104)
+
+      const ok = runSpan(101)
+      assert.isDefined(ok)
+      assert.deepInclude(ok!.attributes, {
+        "xxl.job.id": 1,
+        "xxl.log.id": 101,
+        "xxl.job.handler": "traced",
+        "xxl.block.strategy": "SERIAL_EXECUTION",
+        "xxl.shard.index": 0,
+        "xxl.shard.total": 1,
+        "xxl.glue.type": "BEAN",
+        "xxl.result.code": 200,
+        "xxl.result": "success"
+      })
+      const child = exporter.getFinishedSpans().find((span) => span.name === "load the rows")
+      assert.isDefined(child)
+      assert.strictEqual(child!.parentSpanContext?.spanId, ok!.spanContext().spanId)
+      assert.strictEqual(child!.spanContext().traceId, ok!.spanContext().traceId)
+
+      assert.deepInclude(runSpan(102)!.attributes, { "xxl.result.code": 500, "xxl.result": "failure" })
+      assert.deepInclude(runSpan(103)!.attributes, { "xxl.result.code": 502, "xxl.result": "timeout" })
+      assert.deepInclude(runSpan(104)!.attributes, { "xxl.result.code": 500, "xxl.result": "killed" })
+    }).pipe(Effect.provide(MockAdmin.layer(jobs).pipe(Layer.provide(Tracing)))))
+})
