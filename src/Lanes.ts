@@ -330,15 +330,29 @@ export const make = <R>(registry: Job.Registry<R>) =>
         Effect.onExit((exit) => {
           const ended = resultOf(exit, lane.stopReason)
           const killed = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-          return Effect.annotateCurrentSpan({
-            "xxl.result.code": ended.code,
-            "xxl.result": Metrics.resultLabel(ended.code, killed)
-          })
+          const result = Metrics.resultLabel(ended.code, killed)
+          return Effect.zipRight(
+            // How it ended, as an event: timed out, or stopped and why (killed, covered, handler changed,
+            // shutdown).
+            result === "timeout" || result === "killed"
+              ? Effect.flatMap(Effect.currentSpan, (span) =>
+                Effect.sync(() =>
+                  span.event(
+                    result === "timeout" ? "xxl-job.timed-out" : "xxl-job.stopped",
+                    BigInt(Date.now()) * 1_000_000n,
+                    lane.stopReason === undefined ? {} : { "xxl.stop.reason": lane.stopReason }
+                  )
+                )).pipe(Effect.ignore)
+              : Effect.void,
+            Effect.annotateCurrentSpan({ "xxl.result.code": ended.code, "xxl.result": result })
+          )
         }),
         Effect.withSpan("xxl-job.run", {
           root: true,
           kind: "internal",
           attributes: {
+            // Since the admin's trigger time: queueing behind earlier runs of the job included.
+            "xxl.trigger.delay.ms": Math.max(0, Date.now() - trigger.logDateTime),
             "xxl.job.id": trigger.jobId,
             "xxl.log.id": trigger.logId,
             "xxl.job.handler": trigger.executorHandler,

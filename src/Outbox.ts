@@ -132,7 +132,11 @@ export const make = Effect.gen(function*() {
       for (let attempt = 1;; attempt++) {
         const live = batch.filter((entry) => pending.has(entry.id))
         if (live.length === 0) return
-        const sent = yield* Effect.either(admin.callback(live.map((entry) => entry.item)))
+        const sent = yield* Effect.either(
+          admin.callback(live.map((entry) => entry.item)).pipe(
+            Effect.withSpan("xxl-job.callback", { attributes: { "xxl.callback.results": live.length, attempt } })
+          )
+        )
         if (Either.isRight(sent)) {
           yield* forget(live.map((entry) => entry.id))
           // The marker is for people reading the log; the next batch does not wait for it.

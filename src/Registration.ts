@@ -34,6 +34,7 @@ export const start = (address: string): Effect.Effect<void, never, AdminClient |
     const body = new RegistryParam({ registryGroup: "EXECUTOR", registryKey: settings.appName, registryValue: address })
     let failing = false
     const beat = admin.registry(body).pipe(
+      Effect.withSpan("xxl-job.registry", { attributes: { "xxl.executor.address": address } }),
       Effect.tap(() => {
         if (!failing) return Effect.void
         failing = false

@@ -59,6 +59,14 @@ describe("traces", () => {
 
       assert.deepInclude(runSpan(102)!.attributes, { "xxl.result.code": 500, "xxl.result": "failure" })
       assert.deepInclude(runSpan(103)!.attributes, { "xxl.result.code": 502, "xxl.result": "timeout" })
+      assert.include(runSpan(103)!.events.map((event) => event.name), "xxl-job.timed-out")
       assert.deepInclude(runSpan(104)!.attributes, { "xxl.result.code": 500, "xxl.result": "killed" })
+      const stopped = runSpan(104)!.events.find((event) => event.name === "xxl-job.stopped")
+      assert.strictEqual(stopped?.attributes?.["xxl.stop.reason"], "scheduling center kill job.")
+      assert.deepStrictEqual(runSpan(101)!.events, [])
+      // Results reach the admin in spans of their own.
+      const callbacks = exporter.getFinishedSpans().filter((span) => span.name === "xxl-job.callback")
+      assert.isAtLeast(callbacks.length, 1)
+      assert.isAtLeast(Number(callbacks[0].attributes["xxl.callback.results"]), 1)
     }).pipe(Effect.provide(MockAdmin.layer(jobs).pipe(Layer.provide(Tracing)))))
 })
