@@ -24,6 +24,7 @@ import * as Outbox from "./Outbox.js"
 import * as OutboxStore from "./OutboxStore.js"
 import * as Registration from "./Registration.js"
 import * as Server from "./Server.js"
+import * as Tracing from "./Tracing.js"
 
 /**
  * A running executor.
@@ -136,7 +137,8 @@ export const layer = <R>(
   )
 
 /**
- * The executor configured from the environment (`XXL_JOB_*`), over the options given in code.
+ * The executor configured from the environment (`XXL_JOB_*`), over the options given in code, with traces to
+ * an OTLP endpoint when the standard `OTEL_*` variables name one (see `Tracing`).
  *
  * @since 1.0.0
  * @category layers
@@ -148,4 +150,9 @@ export const layerFromEnv = <R>(
   Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
   ServeError | ExecutorConfig.ExecutorConfigError,
   R
-> => layer(registry).pipe(Layer.provideMerge(ExecutorConfig.layerFromEnv(options)))
+> =>
+  layer(registry).pipe(
+    // Built before the executor, so that its runs see the tracer.
+    Layer.provide(Tracing.layerFromEnv),
+    Layer.provideMerge(ExecutorConfig.layerFromEnv(options))
+  )
