@@ -12,6 +12,7 @@ import type { ServeError } from "@effect/platform/HttpServerError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as AdminClient from "./AdminClient.js"
 import * as ExecutorApi from "./ExecutorApi.js"
 import * as ExecutorConfig from "./ExecutorConfig.js"
@@ -105,6 +106,15 @@ export const layerWith = <R>(
     Layer.provideMerge(layerCore(registry))
   )
 
+/** The executor's own log lines in the format the settings name (`XXL_JOB_EXECUTOR_LOG_FORMAT`). */
+const logFormat: Layer.Layer<never, never, ExecutorConfig.ExecutorConfig> = Layer.unwrapEffect(
+  Effect.map(
+    ExecutorConfig.ExecutorConfig,
+    (settings) =>
+      settings.logFormat === "json" ? Logger.json : settings.logFormat === "logfmt" ? Logger.logFmt : Layer.empty
+  )
+)
+
 /** The run log store the settings name (`XXL_JOB_EXECUTOR_LOGSTORE`). */
 const logStore: Layer.Layer<JobLog, never, ExecutorConfig.ExecutorConfig> = Layer.unwrapEffect(
   Effect.map(
@@ -152,7 +162,7 @@ export const layerFromEnv = <R>(
   R
 > =>
   layer(registry).pipe(
-    // Built before the executor, so that its runs see the tracer.
-    Layer.provide(Tracing.layerFromEnv),
+    // Built before the executor, so that it and its runs see the tracer and the log format.
+    Layer.provide(Layer.merge(Tracing.layerFromEnv, logFormat)),
     Layer.provideMerge(ExecutorConfig.layerFromEnv(options))
   )

@@ -75,6 +75,8 @@ export interface Settings {
   readonly redisUrl: Redacted.Redacted<string>
   /** `"on"`: `GET /metrics` on the executor's port answers Prometheus text; `"off"`: it is refused like any GET. */
   readonly metrics: "on" | "off"
+  /** How the executor's own log lines look: Effect's `"text"`, `"logfmt"` or `"json"` (one object a line). */
+  readonly logFormat: "text" | "logfmt" | "json"
 }
 
 /**
@@ -124,6 +126,7 @@ export interface Options {
   readonly logStore?: LogStoreKind | undefined
   readonly redisUrl?: string | Redacted.Redacted<string> | undefined
   readonly metrics?: "on" | "off" | undefined
+  readonly logFormat?: "text" | "logfmt" | "json" | undefined
 }
 
 /**
@@ -157,7 +160,8 @@ export const environmentNames = {
   protocol: "XXL_JOB_PROTOCOL",
   logStore: "XXL_JOB_EXECUTOR_LOGSTORE",
   redisUrl: "XXL_JOB_EXECUTOR_REDIS_URL",
-  metrics: "XXL_JOB_EXECUTOR_METRICS"
+  metrics: "XXL_JOB_EXECUTOR_METRICS",
+  logFormat: "XXL_JOB_EXECUTOR_LOG_FORMAT"
 } as const satisfies Record<keyof Options, string>
 
 /**
@@ -186,7 +190,8 @@ export const defaults = {
   protocol: "classic" as Protocol,
   logStore: "file" as LogStoreKind,
   redisUrl: "redis://127.0.0.1:6379",
-  metrics: "on" as "on" | "off"
+  metrics: "on" as "on" | "off",
+  logFormat: "text" as "text" | "logfmt" | "json"
 } as const
 
 /** The integer options: their allowed range (defaults above). */
@@ -314,6 +319,10 @@ const resolve = (options: Options, label: (key: Key) => string) =>
     if (metrics !== "on" && metrics !== "off") {
       return yield* invalid(label("metrics"), `expected "on" or "off", got ${JSON.stringify(metrics)}`)
     }
+    const logFormat = options.logFormat ?? defaults.logFormat
+    if (logFormat !== "text" && logFormat !== "logfmt" && logFormat !== "json") {
+      return yield* invalid(label("logFormat"), `expected "text", "logfmt" or "json", got ${JSON.stringify(logFormat)}`)
+    }
     const token = options.accessToken
     const n = yield* checkIntegers(options, label)
     return {
@@ -341,7 +350,8 @@ const resolve = (options: Options, label: (key: Key) => string) =>
       protocol,
       logStore,
       redisUrl,
-      metrics
+      metrics,
+      logFormat
     } satisfies Settings
   })
 

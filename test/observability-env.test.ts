@@ -1,8 +1,9 @@
 /**
- * Tracing from the environment: with OTEL_EXPORTER_OTLP_ENDPOINT set, an executor from `layerFromEnv` sends
+ * Observability from the environment. Tracing: with OTEL_EXPORTER_OTLP_ENDPOINT set, an executor from `layerFromEnv` sends
  * its run spans as OTLP JSON to that endpoint (a loopback sink here); without it, it sends nothing.
  */
 import { assert, describe, it } from "@effect/vitest"
+import type { Console } from "effect"
 import { ConfigProvider, Context, Effect, Exit, Layer, Option, Scope } from "effect"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -118,5 +119,43 @@ describe("tracing from OTEL_* variables", () => {
       assert.include(traces, "\"xxl-job.run\"")
       assert.include(traces, "my-executor")
       assert.include(traces, "xxl.job.handler")
+    }).pipe(Effect.scoped))
+})
+
+describe("executor log format from XXL_JOB_EXECUTOR_LOG_FORMAT", () => {
+  it.live("json: one object a line with level and message, and never the access token", () =>
+    Effect.gen(function*() {
+      const sink = yield* otlpSink
+      const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-logfmt-"))
+      const lines: Array<string> = []
+      // The current console, with its plain-call side writing into `lines` (Effect's loggers use that side).
+      const current = yield* Effect.console
+      const keep = (...args: ReadonlyArray<unknown>) => void lines.push(args.map(String).join(" "))
+      const capture: Console.Console = { ...current, unsafe: { ...current.unsafe, log: keep, error: keep } }
+      const env = new Map(Object.entries({
+        XXL_JOB_ADMIN_ADDRESSES: `${sink.url}/xxl-job-admin`,
+        XXL_JOB_ACCESS_TOKEN: "s3cret-token",
+        XXL_JOB_EXECUTOR_APPNAME: "json-logs",
+        XXL_JOB_EXECUTOR_IP: "127.0.0.1",
+        XXL_JOB_EXECUTOR_HOST: "127.0.0.1",
+        XXL_JOB_EXECUTOR_PORT: "0",
+        XXL_JOB_EXECUTOR_LOGPATH: logPath,
+        XXL_JOB_EXECUTOR_LOG_FORMAT: "json"
+      }))
+      const scope = yield* Scope.make()
+      yield* Layer.buildWithScope(Executor.layerFromEnv(Job.registry(Hello)), scope).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(env)),
+        Effect.withConsole(capture)
+      )
+      yield* Scope.close(scope, Exit.void)
+      Fs.rmSync(logPath, { recursive: true, force: true })
+      assert.isAtLeast(lines.length, 2)
+      for (const line of lines) {
+        const parsed = JSON.parse(line) as { message: unknown; logLevel: unknown }
+        assert.isDefined(parsed.message)
+        assert.isDefined(parsed.logLevel)
+        assert.notInclude(line, "s3cret-token")
+      }
+      assert.isTrue(lines.some((line) => line.includes("listening on")), lines.join("\n"))
     }).pipe(Effect.scoped))
 })
