@@ -160,12 +160,16 @@ export const splitLines = (text: string): Array<string> => {
  * log's start and its end (usually the interesting parts) survive, and nothing goes silently.
  *
  * Entries that come after `close` (a fiber the job left running) are written while the budget allows; past it
- * one marker says they were not.
+ * one marker says they were not. `onWritten` hears the size of every entry written (for the metrics).
  *
  * @since 1.0.0
  * @category rules
  */
-export const capped = (writer: Writer, maxBytes: number): Writer & { readonly close: () => void } => {
+export const capped = (
+  writer: Writer,
+  maxBytes: number,
+  onWritten: (bytes: number) => void = () => undefined
+): Writer & { readonly close: () => void } => {
   const headBudget = Math.floor(maxBytes / 2)
   const tailBudget = maxBytes - headBudget
   let written = 0
@@ -183,6 +187,7 @@ export const capped = (writer: Writer, maxBytes: number): Writer & { readonly cl
     if (closed) {
       if (written + bytes <= maxBytes) {
         written += bytes
+        onWritten(bytes)
         writer.append(entry)
       } else if (!droppedAfterClose) {
         droppedAfterClose = true
@@ -194,6 +199,7 @@ export const capped = (writer: Writer, maxBytes: number): Writer & { readonly cl
     }
     if (tail === undefined && written + bytes <= headBudget) {
       written += bytes
+      onWritten(bytes)
       writer.append(entry)
       return
     }

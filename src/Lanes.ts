@@ -307,7 +307,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
     const startRun = (lane: Lane, trigger: TriggerParam) => {
       const writer = jobLog.writer({ logId: trigger.logId, logDateTime: trigger.logDateTime })
       // The job's own lines are capped (head and tail kept); the executor's markers always get through.
-      const jobWriter = capped(writer, settings.maxRunLogBytes)
+      const jobWriter = capped(writer, settings.maxRunLogBytes, Metrics.unsafeRecordLogBytes)
       const source = lane.job.name
       const thread = `job-${lane.jobId}`
       writer.append(formatEntry({

@@ -82,6 +82,21 @@ export const registrationFailures = Metric.counter("xxl_job_registration_failure
   incremental: true
 })
 
+/**
+ * Bytes of job log lines written (within each run's cap).
+ *
+ * @since 1.0.0
+ * @category metrics
+ */
+export const logBytes = Metric.counter("xxl_job_log_bytes_total", {
+  description: "Bytes of job log lines written, within each run's cap.",
+  incremental: true
+})
+
+/** Counts log bytes: a plain call, for the log writers. */
+export const unsafeRecordLogBytes = (bytes: number): void => logBytes.unsafeUpdate(bytes, noLabels)
+const noLabels: ReadonlyArray<MetricLabel.MetricLabel> = []
+
 /** The result label of a run's result code and why it ended. */
 export const resultLabel = (code: number, killed: boolean): string =>
   code === 200 ? "success" : code === 502 ? "timeout" : killed ? "killed" : "failure"

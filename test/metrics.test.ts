@@ -7,7 +7,7 @@ import { Duration, Effect, Metric } from "effect"
 import * as Http from "node:http"
 import { Executor, Job, Metrics, MockAdmin } from "../src/index.js"
 
-const Ok = Job.make({ name: "metricsOk", run: Effect.succeed("fine") })
+const Ok = Job.make({ name: "metricsOk", run: Effect.as(Effect.log("twelve bytes"), "fine") })
 const Bad = Job.make({ name: "metricsBad", run: Job.fail("no") })
 const Slow = Job.make({ name: "metricsSlow", run: Effect.as(Effect.sleep(Duration.seconds(30)), "slept") })
 const jobs = Job.registry(Ok, Bad, Slow)
@@ -77,6 +77,9 @@ describe("GET /metrics", () => {
       assert.strictEqual(sample(during.body, badSeries) - sample(before, badSeries), 1)
       assert.strictEqual(sample(during.body, countSeries) - sample(before, countSeries), 2)
       assert.strictEqual(sample(during.body, "xxl_job_runs_running"), 1)
+      // Two runs logged a line each (a formatted entry and its newline).
+      const logged = sample(during.body, "xxl_job_log_bytes_total") - sample(before, "xxl_job_log_bytes_total")
+      assert.isTrue(logged > 2 * "twelve bytes".length && logged < 2 * 200, `${logged}`)
       assert.include(during.body, "# TYPE xxl_job_callback_backlog gauge")
 
       yield* admin.kill(3)
