@@ -16,6 +16,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
 import { ExecutorConfig } from "./ExecutorConfig.js"
+import { isTracing } from "./internal/tracing.js"
 import { JobLog } from "./JobLog.js"
 import { Lanes } from "./Lanes.js"
 import * as Messages from "./Messages.js"
@@ -131,11 +132,21 @@ export const make = Effect.gen(function*() {
       : use(decoded.right)
   }
 
-  const run = (param: Wire.TriggerParam) =>
-    Effect.map(
+  const tracing = yield* isTracing
+  const run = (param: Wire.TriggerParam) => {
+    const answered = Effect.map(
       lanes.trigger(param),
       (admission) => admission._tag === "Accepted" ? Wire.success() : Wire.failure(admission.reason)
     )
+    // With a tracer, the trigger's own span: the run's span links to it.
+    return !tracing ? answered : answered.pipe(
+      Effect.tap((reply) => Effect.annotateCurrentSpan({ "xxl.trigger.code": reply.code })),
+      Effect.withSpan("xxl-job.trigger", {
+        kind: "server",
+        attributes: { "xxl.job.id": param.jobId, "xxl.log.id": param.logId, "xxl.job.handler": param.executorHandler }
+      })
+    )
+  }
 
   const handle = (request: Request): Effect.Effect<Wire.Reply> => {
     if (request.method.toUpperCase() !== "POST") return Effect.succeed(Wire.failure(Messages.methodNotSupported))

@@ -30,8 +30,10 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
+import type * as Tracer from "effect/Tracer"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { whileClosing } from "./internal/closing.js"
+import { isTracing } from "./internal/tracing.js"
 import * as Job from "./Job.js"
 import { capped, formatEntry, JobLog, type Writer } from "./JobLog.js"
 import * as Messages from "./Messages.js"
@@ -119,9 +121,6 @@ const glueScriptTypes = new Set([
   "GLUE_POWERSHELL",
   "GLUE_PHP"
 ])
-
-/** Effect's own tracer, which records spans nowhere (it is not exported: read from the default runtime). */
-const defaultTracer = Effect.runSync(Effect.tracerWith(Effect.succeed))
 
 /** The result of one run, from its exit. */
 const resultOf = (
@@ -238,7 +237,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
 
     // Runs get spans only when the app provides a tracer (OpenTelemetry, say): with Effect's own, which
     // exports nowhere, a span per run cost ~35 µs and 7 KiB per running job for nothing (measured).
-    const tracing = (yield* Effect.tracerWith(Effect.succeed)) !== defaultTracer
+    const tracing = yield* isTracing
+    /** The span of the request that brought each trigger (when tracing): the run's span links to it. */
+    const triggerSpans = new WeakMap<TriggerParam, Tracer.AnySpan>()
 
     const lanes = new Map<number, Lane>()
     /** Stopped lanes whose run has not ended yet. */
@@ -350,6 +351,10 @@ export const make = <R>(registry: Job.Registry<R>) =>
         Effect.withSpan("xxl-job.run", {
           root: true,
           kind: "internal",
+          // A link, not a parent: a queued run may start long after its request ended.
+          links: triggerSpans.has(trigger)
+            ? [{ _tag: "SpanLink", span: triggerSpans.get(trigger)!, attributes: {} }]
+            : [],
           attributes: {
             // Since the admin's trigger time: queueing behind earlier runs of the job included.
             "xxl.trigger.delay.ms": Math.max(0, Date.now() - trigger.logDateTime),
@@ -559,7 +564,14 @@ export const make = <R>(registry: Job.Registry<R>) =>
       return accepted
     }
 
-    const trigger = (param: TriggerParam): Effect.Effect<Admission> => Effect.sync(() => admit(param))
+    const trigger = (param: TriggerParam): Effect.Effect<Admission> =>
+      tracing
+        ? Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+          Effect.sync(() => {
+            if (Option.isSome(span)) triggerSpans.set(param, span.value)
+            return admit(param)
+          }))
+        : Effect.sync(() => admit(param))
 
     const kill = (jobId: number) =>
       Effect.sync(() => {

@@ -52,6 +52,14 @@ describe("traces", () => {
         "xxl.result.code": 200,
         "xxl.result": "success"
       })
+      // The run links to the span of the trigger that brought it (not a parent: it may run much later).
+      const trigger = exporter.getFinishedSpans().find((span) =>
+        span.name === "xxl-job.trigger" && span.attributes["xxl.log.id"] === 101
+      )
+      assert.isDefined(trigger)
+      assert.strictEqual(trigger!.attributes["xxl.trigger.code"], 200)
+      assert.deepStrictEqual(ok!.links.map((link) => link.context.spanId), [trigger!.spanContext().spanId])
+      assert.notStrictEqual(ok!.spanContext().traceId, trigger!.spanContext().traceId)
       const child = exporter.getFinishedSpans().find((span) => span.name === "load the rows")
       assert.isDefined(child)
       assert.strictEqual(child!.parentSpanContext?.spanId, ok!.spanContext().spanId)
