@@ -38,6 +38,8 @@ export interface Service {
   readonly address: string
   /** The port the server listens on. */
   readonly port: number
+  /** The port of the metrics server, when metrics have a port of their own. */
+  readonly metricsPort: number | undefined
 }
 
 /**
@@ -68,7 +70,7 @@ export const layerCore = <R>(
 const serving = Layer.scoped(
   Executor,
   Effect.gen(function*() {
-    const { port } = yield* Server.Server
+    const { metricsPort, port } = yield* Server.Server
     const settings = yield* ExecutorConfig.ExecutorConfig
     const address = ExecutorConfig.registeredAddress(settings, port)
     const lanes = yield* Lanes.Lanes
@@ -83,7 +85,7 @@ const serving = Layer.scoped(
     yield* Effect.addFinalizer(() =>
       Effect.zipRight(lanes.refuseNew, Effect.logInfo("shutting down: new triggers are refused"))
     )
-    return { address, port }
+    return { address, port, metricsPort }
   })
 )
 

@@ -73,8 +73,11 @@ export interface Settings {
   readonly logStore: LogStoreKind
   /** The Redis server of the `"redis"` log store, `redis://[user:password@]host:port[/db]`. */
   readonly redisUrl: Redacted.Redacted<string>
-  /** `"on"`: `GET /metrics` on the executor's port answers Prometheus text; `"off"`: it is refused like any GET. */
-  readonly metrics: "on" | "off"
+  /**
+   * `GET /metrics` (Prometheus text): `"on"` on the executor's port; a port number: on a server of its own
+   * there (0 picks a free one), and the executor's port refuses it like any GET; `"off"`: nowhere.
+   */
+  readonly metrics: "on" | "off" | number
   /** How the executor's own log lines look: Effect's `"text"`, `"logfmt"` or `"json"` (one object a line). */
   readonly logFormat: "text" | "logfmt" | "json"
 }
@@ -125,7 +128,7 @@ export interface Options {
   readonly protocol?: Protocol | undefined
   readonly logStore?: LogStoreKind | undefined
   readonly redisUrl?: string | Redacted.Redacted<string> | undefined
-  readonly metrics?: "on" | "off" | undefined
+  readonly metrics?: "on" | "off" | number | undefined
   readonly logFormat?: "text" | "logfmt" | "json" | undefined
 }
 
@@ -190,7 +193,7 @@ export const defaults = {
   protocol: "classic" as Protocol,
   logStore: "file" as LogStoreKind,
   redisUrl: "redis://127.0.0.1:6379",
-  metrics: "on" as "on" | "off",
+  metrics: "on" as "on" | "off" | number,
   logFormat: "text" as "text" | "logfmt" | "json"
 } as const
 
@@ -315,9 +318,14 @@ const resolve = (options: Options, label: (key: Key) => string) =>
       ? options.redisUrl
       : Redacted.make(blankToUndefined(options.redisUrl) ?? defaults.redisUrl)
     yield* checkRedisUrl(label("redisUrl"), Redacted.value(redisUrl))
-    const metrics = options.metrics ?? defaults.metrics
-    if (metrics !== "on" && metrics !== "off") {
-      return yield* invalid(label("metrics"), `expected "on" or "off", got ${JSON.stringify(metrics)}`)
+    const given = options.metrics ?? defaults.metrics
+    // From the environment a port comes as text.
+    const metrics = typeof given === "string" && /^\d+$/.test(given) ? Number(given) : given
+    if (
+      metrics !== "on" && metrics !== "off" &&
+      !(typeof metrics === "number" && Number.isInteger(metrics) && metrics >= 0 && metrics <= 65535)
+    ) {
+      return yield* invalid(label("metrics"), `expected "on", "off" or a port number, got ${JSON.stringify(given)}`)
     }
     const logFormat = options.logFormat ?? defaults.logFormat
     if (logFormat !== "text" && logFormat !== "logfmt" && logFormat !== "json") {

@@ -1,7 +1,7 @@
 /**
  * The executor's HTTP server: every request is read (body capped at `maxBodyBytes`), answered by
  * `ExecutorApi`, and written back as HTTP 200 with the protocol's JSON, whatever went wrong. Besides,
- * `GET /metrics` answers Prometheus text (unless `metrics` is off).
+ * `GET /metrics` answers Prometheus text, here or on a port of its own (`metrics`).
  *
  * Served by `node:http` directly: the executor has five fixed endpoints and answers each from one small
  * Effect, and a trigger's path through the server is the hot path of the whole executor (see `bench/`).
@@ -33,6 +33,8 @@ import * as Wire from "./Wire.js"
 export interface Service {
   /** The port it listens on (the one the system chose when the configured port is 0). */
   readonly port: number
+  /** The metrics server's port, when metrics have a port of their own. */
+  readonly metricsPort: number | undefined
 }
 
 /**
@@ -136,17 +138,29 @@ export const makeHandler = Effect.gen(function*() {
     )
   }
 
+  const serveMetrics = (response: Http.ServerResponse) =>
+    runFork(api.metrics).addObserver((exit) => {
+      if (response.destroyed) return
+      const text = Exit.isSuccess(exit) ? exit.value : "# the metrics could not be read\n"
+      response.writeHead(Exit.isSuccess(exit) ? 200 : 500, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+        "content-length": Buffer.byteLength(text, "utf8")
+      })
+      response.end(text)
+    })
+
+  /** The metrics server's handler, when metrics have a port of their own: `GET /metrics`, else 404. */
+  const metricsHandler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+    if (request.method === "GET" && (request.url === "/metrics" || request.url?.startsWith("/metrics?"))) {
+      return serveMetrics(response)
+    }
+    response.writeHead(404, { "content-type": "text/plain; charset=utf-8" })
+    response.end("only GET /metrics here\n")
+  }
+
   const handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
     if (request.method === "GET" && request.url === "/metrics" && settings.metrics === "on") {
-      return runFork(api.metrics).addObserver((exit) => {
-        if (response.destroyed) return
-        const text = Exit.isSuccess(exit) ? exit.value : "# the metrics could not be read\n"
-        response.writeHead(Exit.isSuccess(exit) ? 200 : 500, {
-          "content-type": "text/plain; version=0.0.4; charset=utf-8",
-          "content-length": Buffer.byteLength(text, "utf8")
-        })
-        response.end(text)
-      })
+      return serveMetrics(response)
     }
     if (request.method !== "POST") return answer(request, response, "")
     readBody(request, settings.maxBodyBytes, reading, (body) => {
@@ -162,8 +176,19 @@ export const makeHandler = Effect.gen(function*() {
     const limit = Date.now() - timeoutMs
     for (const entry of reading) if (entry.startedAt <= limit) entry.timedOut()
   }
-  return { handler, sweep }
+  return { handler, metricsHandler, sweep }
 })
+
+/** Listens, and gives the port bound. */
+const listen = (server: Http.Server, port: number, host: string) =>
+  Effect.async<number, ServeError>((resume) => {
+    const onError = (cause: Error) => resume(Effect.fail(new ServeError({ cause })))
+    server.once("error", onError)
+    server.listen(port, host, () => {
+      server.off("error", onError)
+      resume(Effect.succeed((server.address() as AddressInfo).port))
+    })
+  })
 
 /**
  * A Node server with the executor's limits: headers must arrive within the request timeout (Node answers 408
@@ -192,7 +217,7 @@ export const layer: Layer.Layer<Server, ServeError, ExecutorApi | ExecutorConfig
   Server,
   Effect.gen(function*() {
     const settings = yield* ExecutorConfig
-    const { handler, sweep } = yield* makeHandler
+    const { handler, metricsHandler, sweep } = yield* makeHandler
     const server = serverFor(settings.requestTimeout)
     server.on("request", handler)
     const sweeper = setInterval(sweep, 1000)
@@ -204,14 +229,15 @@ export const layer: Layer.Layer<Server, ServeError, ExecutorApi | ExecutorConfig
         server.closeAllConnections()
       })
     )
-    yield* Effect.async<void, ServeError>((resume) => {
-      const onError = (cause: Error) => resume(Effect.fail(new ServeError({ cause })))
-      server.once("error", onError)
-      server.listen(settings.port, settings.host, () => {
-        server.off("error", onError)
-        resume(Effect.void)
+    const port = yield* listen(server, settings.port, settings.host)
+    if (typeof settings.metrics !== "number") return { port, metricsPort: undefined }
+    const metricsServer = createServer(metricsHandler)
+    yield* Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        metricsServer.close(() => resume(Effect.void))
+        metricsServer.closeAllConnections()
       })
-    })
-    return { port: (server.address() as AddressInfo).port }
+    )
+    return { port, metricsPort: yield* listen(metricsServer, settings.metrics, settings.host) }
   })
 )

@@ -57,6 +57,9 @@ describe("ExecutorConfig", () => {
         [{ XXL_JOB_PROTOCOL: "4.0" }, "XXL_JOB_PROTOCOL"],
         [{ XXL_JOB_EXECUTOR_ADDRESS: "not a url" }, "XXL_JOB_EXECUTOR_ADDRESS"],
         [{ XXL_JOB_EXECUTOR_LOGSTORE: "mongo" }, "XXL_JOB_EXECUTOR_LOGSTORE"],
+        [{ XXL_JOB_EXECUTOR_METRICS: "70000" }, "XXL_JOB_EXECUTOR_METRICS"],
+        [{ XXL_JOB_EXECUTOR_METRICS: "yes" }, "XXL_JOB_EXECUTOR_METRICS"],
+        [{ XXL_JOB_EXECUTOR_LOG_FORMAT: "xml" }, "XXL_JOB_EXECUTOR_LOG_FORMAT"],
         [{ XXL_JOB_EXECUTOR_REDIS_URL: "http://user:hunter2@127.0.0.1:6379" }, "XXL_JOB_EXECUTOR_REDIS_URL"]
       ]
       for (const [env, name] of cases) {

@@ -91,6 +91,20 @@ describe("GET /metrics", () => {
       assert.include((yield* get(port, "/beat")).body, "HttpMethod not support")
     }).pipe(Effect.provide(MockAdmin.layerHttp(jobs))))
 
+  it.scopedLive("a port of its own: /metrics there (404 for the rest), refused on the executor's port", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      const { metricsPort, port } = yield* Executor.Executor
+      assert.isDefined(metricsPort)
+      assert.notStrictEqual(metricsPort, port)
+      yield* admin.run({ handler: "metricsOk", jobId: 5 })
+      const scraped = yield* get(metricsPort!, "/metrics")
+      assert.strictEqual(scraped.status, 200)
+      assert.isAtLeast(sample(scraped.body, "xxl_job_runs_total{handler=\"metricsOk\",result=\"success\"}"), 1)
+      assert.strictEqual((yield* get(metricsPort!, "/beat")).status, 404)
+      assert.include((yield* get(port, "/metrics")).body, "HttpMethod not support")
+    }).pipe(Effect.provide(MockAdmin.layerHttp(jobs, { metrics: 0 }))))
+
   it.scopedLive("off: GET /metrics is refused like any GET", () =>
     Effect.gen(function*() {
       const { port } = yield* Executor.Executor
