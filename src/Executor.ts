@@ -21,11 +21,11 @@ import type { JobLog } from "./JobLog.js"
 import * as JobLogFile from "./JobLogFile.js"
 import * as JobLogRedis from "./JobLogRedis.js"
 import * as Lanes from "./Lanes.js"
+import * as Otlp from "./Otlp.js"
 import * as Outbox from "./Outbox.js"
 import * as OutboxStore from "./OutboxStore.js"
 import * as Registration from "./Registration.js"
 import * as Server from "./Server.js"
-import * as Tracing from "./Tracing.js"
 
 /**
  * A running executor.
@@ -150,7 +150,7 @@ export const layer = <R>(
 
 /**
  * The executor configured from the environment (`XXL_JOB_*`), over the options given in code, with traces to
- * an OTLP endpoint when the standard `OTEL_*` variables name one (see `Tracing`).
+ * an OTLP endpoint when the standard `OTEL_*` variables name one (see `Otlp`).
  *
  * @since 1.0.0
  * @category layers
@@ -165,6 +165,6 @@ export const layerFromEnv = <R>(
 > =>
   layer(registry).pipe(
     // Built before the executor, so that it and its runs see the tracer and the log format.
-    Layer.provide(Layer.merge(Tracing.layerFromEnv, logFormat)),
+    Layer.provide(Layer.merge(Otlp.layerFromEnv, logFormat)),
     Layer.provideMerge(ExecutorConfig.layerFromEnv(options))
   )

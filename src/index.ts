@@ -37,6 +37,6 @@ export * as Registration from "./Registration.js"
 /** @since 1.0.0 */
 export * as Server from "./Server.js"
 /** @since 1.0.0 */
-export * as Tracing from "./Tracing.js"
+export * as Otlp from "./Otlp.js"
 /** @since 1.0.0 */
 export * as Wire from "./Wire.js"

@@ -10,7 +10,7 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Executor, Job, Tracing } from "../src/index.js"
+import { Executor, Job, Otlp } from "../src/index.js"
 
 const Hello = Job.make({ name: "hello", run: Effect.succeed("hi") })
 
@@ -56,7 +56,7 @@ describe("tracing from OTEL_* variables", () => {
   it.effect("the endpoint: the traces URL wins, else the base URL + /v1/traces; disabled means none", () =>
     Effect.gen(function*() {
       const read = (env: Record<string, string>) =>
-        Tracing.endpointFromEnv.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+        Otlp.tracesEndpointFromEnv.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
       assert.deepStrictEqual(yield* read({}), Option.none())
       assert.deepStrictEqual(
         yield* read({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318/" }),
@@ -74,9 +74,21 @@ describe("tracing from OTEL_* variables", () => {
         yield* read({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_TRACES_EXPORTER: "none" }),
         Option.none()
       )
+      const metrics = (env: Record<string, string>) =>
+        Otlp.metricsEndpointFromEnv.pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+        )
+      assert.deepStrictEqual(
+        yield* metrics({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318" }),
+        Option.some("http://c:4318/v1/metrics")
+      )
+      assert.deepStrictEqual(
+        yield* metrics({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_METRICS_EXPORTER: "none" }),
+        Option.none()
+      )
     }))
 
-  it.live("an executor from the environment sends its run spans to the OTLP endpoint", () =>
+  it.live("an executor from the environment sends its run spans and its metrics to the OTLP endpoint", () =>
     Effect.gen(function*() {
       const sink = yield* otlpSink
       const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-otlp-"))
@@ -119,6 +131,8 @@ describe("tracing from OTEL_* variables", () => {
       assert.include(traces, "\"xxl-job.run\"")
       assert.include(traces, "my-executor")
       assert.include(traces, "xxl.job.handler")
+      const metrics = sink.bodies.filter((b) => b.path === "/v1/metrics").map((b) => b.body).join("\n")
+      assert.include(metrics, "xxl_job_runs_total")
     }).pipe(Effect.scoped))
 })
 
