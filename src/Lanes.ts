@@ -240,6 +240,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
     const tracing = yield* isTracing
     /** The span of the request that brought each trigger (when tracing): the run's span links to it. */
     const triggerSpans = new WeakMap<TriggerParam, Tracer.AnySpan>()
+    /** When each trigger was admitted (when tracing): the run's `xxl-job.started` event says how long it waited. */
+    const admittedAt = new WeakMap<TriggerParam, number>()
 
     const lanes = new Map<number, Lane>()
     /** Stopped lanes whose run has not ended yet. */
@@ -327,7 +329,14 @@ export const make = <R>(registry: Job.Registry<R>) =>
         : lane.job.run
       // A span per run when the app has a tracer: the job's own spans nest under it, and its end says how
       // the run ended.
-      const run = !tracing ? timed : timed.pipe(
+      const started = Effect.flatMap(Effect.currentSpan, (span) =>
+        Effect.sync(() => {
+          const now = Date.now()
+          span.event("xxl-job.started", BigInt(now) * 1_000_000n, {
+            "xxl.queued.ms": now - (admittedAt.get(trigger) ?? now)
+          })
+        })).pipe(Effect.ignore)
+      const run = !tracing ? timed : Effect.zipRight(started, timed).pipe(
         Effect.onExit((exit) => {
           const ended = resultOf(exit, lane.stopReason)
           const killed = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
@@ -569,6 +578,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
         ? Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
           Effect.sync(() => {
             if (Option.isSome(span)) triggerSpans.set(param, span.value)
+            admittedAt.set(param, Date.now())
             return admit(param)
           }))
         : Effect.sync(() => admit(param))

@@ -33,7 +33,10 @@ describe("traces", () => {
       yield* admin.run({ handler: "traced", jobId: 1, logId: 101, params: "x" })
       yield* admin.run({ handler: "failing", jobId: 2, logId: 102 })
       yield* admin.trigger({ handler: "slow", jobId: 3, logId: 103, timeoutSeconds: 1 })
+      // Queued behind 103 (SERIAL_EXECUTION) for about its second.
+      yield* admin.trigger({ handler: "slow", jobId: 3, logId: 105, timeoutSeconds: 1 })
       yield* admin.result(103)
+      yield* admin.result(105)
       yield* admin.trigger({ handler: "slow", jobId: 4, logId: 104 })
       yield* Effect.sleep(Duration.millis(50))
       yield* admin.kill(4)
@@ -71,7 +74,12 @@ describe("traces", () => {
       assert.deepInclude(runSpan(104)!.attributes, { "xxl.result.code": 500, "xxl.result": "killed" })
       const stopped = runSpan(104)!.events.find((event) => event.name === "xxl-job.stopped")
       assert.strictEqual(stopped?.attributes?.["xxl.stop.reason"], "scheduling center kill job.")
-      assert.deepStrictEqual(runSpan(101)!.events, [])
+      // Every run says when it started and how long it waited in its queue.
+      const startedEvent = runSpan(101)!.events.find((event) => event.name === "xxl-job.started")
+      assert.isAtLeast(Number(startedEvent?.attributes?.["xxl.queued.ms"]), 0)
+      assert.deepStrictEqual(runSpan(101)!.events.map((event) => event.name), ["xxl-job.started"])
+      const waited = runSpan(105)!.events.find((event) => event.name === "xxl-job.started")
+      assert.isAtLeast(Number(waited?.attributes?.["xxl.queued.ms"]), 800)
       // Results reach the admin in spans of their own.
       const callbacks = exporter.getFinishedSpans().filter((span) => span.name === "xxl-job.callback")
       assert.isAtLeast(callbacks.length, 1)
