@@ -41,6 +41,17 @@ const otlpSink = Effect.acquireRelease(
   (sink) => Effect.sync(sink.close)
 )
 
+/** An executor's environment on loopback, with the sink as its admin, plus `extra`. */
+const environment = (sinkUrl: string, logPath: string, extra: Record<string, string>) =>
+  new Map(Object.entries({
+    XXL_JOB_ADMIN_ADDRESSES: `${sinkUrl}/xxl-job-admin`,
+    XXL_JOB_EXECUTOR_IP: "127.0.0.1",
+    XXL_JOB_EXECUTOR_HOST: "127.0.0.1",
+    XXL_JOB_EXECUTOR_PORT: "0",
+    XXL_JOB_EXECUTOR_LOGPATH: logPath,
+    ...extra
+  }))
+
 const post = (port: number, path: string, body: string) =>
   Effect.async<string>((resume) => {
     const req = Http.request({ host: "127.0.0.1", port, path, method: "POST" }, (res) => {
@@ -92,16 +103,11 @@ describe("tracing from OTEL_* variables", () => {
     Effect.gen(function*() {
       const sink = yield* otlpSink
       const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-otlp-"))
-      const env = new Map(Object.entries({
-        XXL_JOB_ADMIN_ADDRESSES: `${sink.url}/xxl-job-admin`,
+      const env = environment(sink.url, logPath, {
         XXL_JOB_EXECUTOR_APPNAME: "otlp-app",
-        XXL_JOB_EXECUTOR_IP: "127.0.0.1",
-        XXL_JOB_EXECUTOR_HOST: "127.0.0.1",
-        XXL_JOB_EXECUTOR_PORT: "0",
-        XXL_JOB_EXECUTOR_LOGPATH: logPath,
         OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
         OTEL_SERVICE_NAME: "my-executor"
-      }))
+      })
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(Executor.layerFromEnv(Job.registry(Hello)), scope).pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(env))
@@ -146,16 +152,11 @@ describe("executor log format from XXL_JOB_EXECUTOR_LOG_FORMAT", () => {
       const current = yield* Effect.console
       const keep = (...args: ReadonlyArray<unknown>) => void lines.push(args.map(String).join(" "))
       const capture: Console.Console = { ...current, unsafe: { ...current.unsafe, log: keep, error: keep } }
-      const env = new Map(Object.entries({
-        XXL_JOB_ADMIN_ADDRESSES: `${sink.url}/xxl-job-admin`,
+      const env = environment(sink.url, logPath, {
         XXL_JOB_ACCESS_TOKEN: "s3cret-token",
         XXL_JOB_EXECUTOR_APPNAME: "json-logs",
-        XXL_JOB_EXECUTOR_IP: "127.0.0.1",
-        XXL_JOB_EXECUTOR_HOST: "127.0.0.1",
-        XXL_JOB_EXECUTOR_PORT: "0",
-        XXL_JOB_EXECUTOR_LOGPATH: logPath,
         XXL_JOB_EXECUTOR_LOG_FORMAT: "json"
-      }))
+      })
       const scope = yield* Scope.make()
       yield* Layer.buildWithScope(Executor.layerFromEnv(Job.registry(Hello)), scope).pipe(
         Effect.withConfigProvider(ConfigProvider.fromMap(env)),
