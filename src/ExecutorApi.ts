@@ -18,7 +18,7 @@ import * as Crypto from "node:crypto"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { isTracing } from "./internal/tracing.js"
 import { JobLog } from "./JobLog.js"
-import { Lanes } from "./Lanes.js"
+import { type Admission, Lanes } from "./Lanes.js"
 import * as Messages from "./Messages.js"
 import * as Metrics from "./Metrics.js"
 import { Outbox } from "./Outbox.js"
@@ -46,6 +46,11 @@ export interface Request {
  */
 export interface Service {
   readonly handle: (request: Request) => Effect.Effect<Wire.Reply>
+  /**
+   * `handle`, answering at once where it can (every refusal, `/beat`, and `/run` when there is no tracer): a
+   * reply, or the Effect that makes it. The HTTP server runs a fiber only for the second.
+   */
+  readonly handleNow: (request: Request) => Wire.Reply | Effect.Effect<Wire.Reply>
   /** Every metric as Prometheus text, the gauges read now (`GET /metrics`). */
   readonly metrics: Effect.Effect<string>
 }
@@ -121,46 +126,40 @@ export const make = Effect.gen(function*() {
     return givenToken !== undefined && sameSecret(tokenDigest, givenToken) ? undefined : Messages.accessTokenWrong
   }
 
-  const withBody = <A>(
-    decode: Decoder<A>,
-    body: string,
-    use: (value: A) => Effect.Effect<Wire.Reply>
-  ): Effect.Effect<Wire.Reply> => {
+  type Answer = Wire.Reply | Effect.Effect<Wire.Reply>
+
+  const withBody = <A>(decode: Decoder<A>, body: string, use: (value: A) => Answer): Answer => {
     const decoded = Either.flatMap(jsonObject(body), decode)
-    return Either.isLeft(decoded)
-      ? Effect.succeed(Wire.failure(Messages.requestError(decoded.left)))
-      : use(decoded.right)
+    return Either.isLeft(decoded) ? Wire.failure(Messages.requestError(decoded.left)) : use(decoded.right)
   }
 
   const tracing = yield* isTracing
-  const run = (param: Wire.TriggerParam) => {
-    const answered = Effect.map(
-      lanes.trigger(param),
-      (admission) => admission._tag === "Accepted" ? Wire.success() : Wire.failure(admission.reason)
-    )
-    // With a tracer, the trigger's own span: the run's span links to it.
-    return !tracing ? answered : answered.pipe(
+  const replyTo = (admission: Admission) =>
+    admission._tag === "Accepted" ? Wire.success() : Wire.failure(admission.reason)
+  const run = (param: Wire.TriggerParam): Answer =>
+    // Without a tracer the admission is one synchronous step: no fiber needed.
+    !tracing ? replyTo(lanes.unsafeTrigger(param)) : Effect.map(lanes.trigger(param), replyTo).pipe(
+      // With a tracer, the trigger's own span: the run's span links to it.
       Effect.tap((reply) => Effect.annotateCurrentSpan({ "xxl.trigger.code": reply.code })),
       Effect.withSpan("xxl-job.trigger", {
         kind: "server",
         attributes: { "xxl.job.id": param.jobId, "xxl.log.id": param.logId, "xxl.job.handler": param.executorHandler }
       })
     )
-  }
 
-  const handle = (request: Request): Effect.Effect<Wire.Reply> => {
-    if (request.method.toUpperCase() !== "POST") return Effect.succeed(Wire.failure(Messages.methodNotSupported))
-    if (request.url.trim() === "") return Effect.succeed(Wire.failure(Messages.uriMappingEmpty))
+  const handleNow = (request: Request): Answer => {
+    if (request.method.toUpperCase() !== "POST") return Wire.failure(Messages.methodNotSupported)
+    if (request.url.trim() === "") return Wire.failure(Messages.uriMappingEmpty)
     const refusal = authorize(request.headers)
-    if (refusal !== undefined) return Effect.succeed(Wire.failure(refusal))
+    if (refusal !== undefined) return Wire.failure(refusal)
     const { body, url } = request
     const known = url === "/beat" || url === "/idleBeat" || url === "/run" || url === "/trigger" || url === "/kill" ||
       url === "/log"
-    if (!known) return Effect.succeed(Wire.failure(Messages.uriMappingNotFound(url)))
-    if (body === "too-large") return Effect.succeed(Wire.failure(Messages.bodyTooLarge(settings.maxBodyBytes)))
+    if (!known) return Wire.failure(Messages.uriMappingNotFound(url))
+    if (body === "too-large") return Wire.failure(Messages.bodyTooLarge(settings.maxBodyBytes))
     switch (url) {
       case "/beat":
-        return Effect.succeed(Wire.success())
+        return Wire.success()
       case "/idleBeat":
         return withBody(
           decodeJobId,
@@ -192,6 +191,12 @@ export const make = Effect.gen(function*() {
     }
   }
 
+  const handle = (request: Request): Effect.Effect<Wire.Reply> =>
+    Effect.suspend(() => {
+      const answer = handleNow(request)
+      return Effect.isEffect(answer) ? answer : Effect.succeed(answer)
+    })
+
   const metrics = Metrics.scrape(
     Effect.zipWith(lanes.stats, outbox.backlog, (stats, backlog) => ({
       running: stats.running,
@@ -200,7 +205,7 @@ export const make = Effect.gen(function*() {
     }))
   )
 
-  return { handle, metrics } satisfies Service
+  return { handle, handleNow, metrics } satisfies Service
 })
 
 /**

@@ -57,6 +57,8 @@ export type Admission = { readonly _tag: "Accepted" } | { readonly _tag: "Refuse
 export interface Service {
   /** Takes a trigger: queue it, run it, or refuse it, by the lane's state and the block strategy. */
   readonly trigger: (param: TriggerParam) => Effect.Effect<Admission>
+  /** `trigger` as a plain call (it is one synchronous step); it does not see the caller's span. */
+  readonly unsafeTrigger: (param: TriggerParam) => Admission
   /** Stops the job's lane (`/kill`): false when there was none. */
   readonly kill: (jobId: number) => Effect.Effect<boolean>
   /** True when nothing runs or waits for the job, and no stopped run of it is still finishing. */
@@ -667,7 +669,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
     // Closing without a drain first (in-process use): stop everything at once.
     yield* Effect.addFinalizer(() => drain(Duration.zero))
 
-    return { trigger, kill, isIdle, stats, refuseNew, drain } satisfies Service
+    return { trigger, unsafeTrigger: admit, kill, isIdle, stats, refuseNew, drain } satisfies Service
   })
 
 /**

@@ -130,10 +130,15 @@ export const makeHandler = Effect.gen(function*() {
   const unreadable = Wire.failure(Messages.requestError("the request could not be read"))
 
   const answer = (request: Http.IncomingMessage, response: Http.ServerResponse, body: string | "too-large") => {
-    const fiber = runFork(
-      api.handle({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body })
-    )
-    fiber.addObserver((exit) =>
+    let now: Wire.Reply | Effect.Effect<Wire.Reply>
+    try {
+      now = api.handleNow({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body })
+    } catch {
+      return respond(response, unreadable, true)
+    }
+    // Most answers are ready at once (a trigger's admission is one synchronous step); the rest run in a fiber.
+    if (!Effect.isEffect(now)) return respond(response, now, body === "too-large")
+    runFork(now).addObserver((exit) =>
       respond(response, Exit.isSuccess(exit) ? exit.value : unreadable, body === "too-large" || Exit.isFailure(exit))
     )
   }
