@@ -124,14 +124,22 @@ const glueScriptTypes = new Set([
   "GLUE_PHP"
 ])
 
+/** How a run ended: what the admin is told, the lines that end its log, and its label for metrics and traces. */
+interface RunResult {
+  readonly code: number
+  readonly msg: string | undefined
+  readonly log: ReadonlyArray<string>
+  readonly outcome: "success" | "failure" | "timeout" | "killed"
+}
+
 /** The result of one run, from its exit. */
 const resultOf = (
   exit: Exit.Exit<Job.Outcome, unknown>,
   stopReason: string | undefined
-): { readonly code: number; readonly msg: string | undefined; readonly log: ReadonlyArray<string> } => {
+): RunResult => {
   if (Exit.isSuccess(exit)) {
     const msg = typeof exit.value === "string" ? Messages.cutResult(exit.value) : undefined
-    return { code: Code.success, msg, log: [Messages.logEnd(Code.success, msg)] }
+    return { code: Code.success, msg, log: [Messages.logEnd(Code.success, msg)], outcome: "success" }
   }
   const cause = exit.cause
   const failure = Cause.failureOption(cause)
@@ -144,7 +152,8 @@ const resultOf = (
         log: [
           Messages.logTimeout(`: the run exceeded its executorTimeout of ${error.seconds}s and was interrupted`),
           Messages.logEnd(Code.timeout, Messages.timeout)
-        ]
+        ],
+        outcome: "timeout"
       }
     }
     if (error instanceof Job.JobFailed || error instanceof Job.JobParamsError) {
@@ -153,7 +162,7 @@ const resultOf = (
       const [finalCode, msg] = code > 0
         ? [code, Messages.cutResult(error.message)]
         : [Code.fail, Messages.resultLost]
-      return { code: finalCode, msg, log: [Messages.logEnd(finalCode, msg)] }
+      return { code: finalCode, msg, log: [Messages.logEnd(finalCode, msg)], outcome: "failure" }
     }
   }
   if (Cause.isInterruptedOnly(cause)) {
@@ -163,11 +172,12 @@ const resultOf = (
       msg,
       log: stopReason === undefined
         ? [Messages.logException(msg)]
-        : [Messages.logStopped(stopReason), Messages.logException(msg)]
+        : [Messages.logStopped(stopReason), Messages.logException(msg)],
+      outcome: "killed"
     }
   }
   const trace = Cause.pretty(cause, { renderErrorCause: true })
-  return { code: Code.fail, msg: Messages.cutResult(trace), log: [Messages.logException(trace)] }
+  return { code: Code.fail, msg: Messages.cutResult(trace), log: [Messages.logException(trace)], outcome: "failure" }
 }
 
 /** The log of the run a fiber works for, in the run's context; read by `laneLogger`. */
@@ -240,10 +250,57 @@ export const make = <R>(registry: Job.Registry<R>) =>
     // Runs get spans only when the app provides a tracer (OpenTelemetry, say): with Effect's own, which
     // exports nowhere, a span per run cost ~35 µs and 7 KiB per running job for nothing (measured).
     const tracing = yield* isTracing
-    /** The span of the request that brought each trigger (when tracing): the run's span links to it. */
-    const triggerSpans = new WeakMap<TriggerParam, Tracer.AnySpan>()
-    /** When each trigger was admitted (when tracing): the run's `xxl-job.started` event says how long it waited. */
-    const admittedAt = new WeakMap<TriggerParam, number>()
+    /**
+     * When tracing, each trigger's admission: when it was (the run's `xxl-job.started` event says how long it
+     * waited) and the span of the request that brought it (the run's span links to it).
+     */
+    const admissions = new WeakMap<TriggerParam, { readonly at: number; readonly span: Tracer.AnySpan | undefined }>()
+
+    /** The run in a span of its own, with the trigger's attributes, how it started and how it ended. */
+    const traced = (lane: Lane, trigger: TriggerParam, run: Effect.Effect<Job.Outcome, unknown, R>) => {
+      const admission = admissions.get(trigger)
+      const event = (name: string, attributes: Record<string, unknown>) =>
+        Effect.flatMap(
+          Effect.currentSpan,
+          (span) => Effect.sync(() => span.event(name, BigInt(Date.now()) * 1_000_000n, attributes))
+        ).pipe(Effect.ignore)
+      return Effect.zipRight(
+        event("xxl-job.started", { "xxl.queued.ms": admission === undefined ? 0 : Date.now() - admission.at }),
+        run
+      ).pipe(
+        Effect.onExit((exit) => {
+          const { code, outcome } = resultOf(exit, lane.stopReason)
+          const reason = lane.stopReason === undefined ? {} : { "xxl.stop.reason": lane.stopReason }
+          return Effect.zipRight(
+            // How it ended, as an event: timed out, or stopped and why (killed, covered, handler changed,
+            // shutdown).
+            outcome === "timeout"
+              ? event("xxl-job.timed-out", {})
+              : outcome === "killed"
+              ? event("xxl-job.stopped", reason)
+              : Effect.void,
+            Effect.annotateCurrentSpan({ "xxl.result.code": code, "xxl.result": outcome })
+          )
+        }),
+        Effect.withSpan("xxl-job.run", {
+          root: true,
+          kind: "internal",
+          // A link, not a parent: a queued run may start long after its request ended.
+          links: admission?.span === undefined ? [] : [{ _tag: "SpanLink", span: admission.span, attributes: {} }],
+          attributes: {
+            // Since the admin's trigger time: queueing behind earlier runs of the job included.
+            "xxl.trigger.delay.ms": Math.max(0, Date.now() - trigger.logDateTime),
+            "xxl.job.id": trigger.jobId,
+            "xxl.log.id": trigger.logId,
+            "xxl.job.handler": trigger.executorHandler,
+            "xxl.block.strategy": trigger.executorBlockStrategy,
+            "xxl.shard.index": trigger.broadcastIndex,
+            "xxl.shard.total": trigger.broadcastTotal,
+            "xxl.glue.type": trigger.glueType ?? "BEAN"
+          }
+        })
+      )
+    }
 
     const lanes = new Map<number, Lane>()
     /** Stopped lanes whose run has not ended yet. */
@@ -329,56 +386,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
           onTimeout: () => new RunTimedOut({ seconds })
         })
         : lane.job.run
-      // A span per run when the app has a tracer: the job's own spans nest under it, and its end says how
-      // the run ended.
-      const started = Effect.flatMap(Effect.currentSpan, (span) =>
-        Effect.sync(() => {
-          const now = Date.now()
-          span.event("xxl-job.started", BigInt(now) * 1_000_000n, {
-            "xxl.queued.ms": now - (admittedAt.get(trigger) ?? now)
-          })
-        })).pipe(Effect.ignore)
-      const run = !tracing ? timed : Effect.zipRight(started, timed).pipe(
-        Effect.onExit((exit) => {
-          const ended = resultOf(exit, lane.stopReason)
-          const killed = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-          const result = Metrics.resultLabel(ended.code, killed)
-          return Effect.zipRight(
-            // How it ended, as an event: timed out, or stopped and why (killed, covered, handler changed,
-            // shutdown).
-            result === "timeout" || result === "killed"
-              ? Effect.flatMap(Effect.currentSpan, (span) =>
-                Effect.sync(() =>
-                  span.event(
-                    result === "timeout" ? "xxl-job.timed-out" : "xxl-job.stopped",
-                    BigInt(Date.now()) * 1_000_000n,
-                    lane.stopReason === undefined ? {} : { "xxl.stop.reason": lane.stopReason }
-                  )
-                )).pipe(Effect.ignore)
-              : Effect.void,
-            Effect.annotateCurrentSpan({ "xxl.result.code": ended.code, "xxl.result": result })
-          )
-        }),
-        Effect.withSpan("xxl-job.run", {
-          root: true,
-          kind: "internal",
-          // A link, not a parent: a queued run may start long after its request ended.
-          links: triggerSpans.has(trigger)
-            ? [{ _tag: "SpanLink", span: triggerSpans.get(trigger)!, attributes: {} }]
-            : [],
-          attributes: {
-            // Since the admin's trigger time: queueing behind earlier runs of the job included.
-            "xxl.trigger.delay.ms": Math.max(0, Date.now() - trigger.logDateTime),
-            "xxl.job.id": trigger.jobId,
-            "xxl.log.id": trigger.logId,
-            "xxl.job.handler": trigger.executorHandler,
-            "xxl.block.strategy": trigger.executorBlockStrategy,
-            "xxl.shard.index": trigger.broadcastIndex,
-            "xxl.shard.total": trigger.broadcastTotal,
-            "xxl.glue.type": trigger.glueType ?? "BEAN"
-          }
-        })
-      )
+      const run = tracing ? traced(lane, trigger, timed) : timed
       lane.running = trigger
       const startedAt = performance.now()
       // Started at once: we are on a turn of our own already (see `startWaiting`).
@@ -387,7 +395,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
       })
       lane.fiber = fiber
       fiber.addObserver((exit) => {
-        let result: { readonly code: number; readonly msg: string | undefined }
+        let result: Pick<RunResult, "code" | "msg" | "outcome">
         try {
           const ended = resultOf(exit, lane.stopReason)
           // The log's kept tail (when it was too long for the cap) goes before the end markers.
@@ -398,14 +406,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
           }
           result = ended
         } catch (error) {
-          result = { code: Code.fail, msg: Messages.cutResult(String(error)) }
+          result = { code: Code.fail, msg: Messages.cutResult(String(error)), outcome: "failure" }
         }
-        const killed = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-        Metrics.unsafeRecordRun(
-          source,
-          Metrics.resultLabel(result.code, killed),
-          (performance.now() - startedAt) / 1000
-        )
+        Metrics.unsafeRecordRun(source, result.outcome, (performance.now() - startedAt) / 1000)
         // Unless a forced shutdown has already answered for this run.
         if (lane.running === trigger) report(trigger, result.code, result.msg)
         lane.running = undefined
@@ -453,7 +456,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
           break
         }
         const next = lane.queue.shift()!
-        lane.queuedLogIds?.delete(next.logId)
+        // An empty set is let go: most lanes run one trigger at a time, and a set per running job adds up.
+        if (lane.queue.length === 0) lane.queuedLogIds = undefined
+        else lane.queuedLogIds?.delete(next.logId)
         if (limited) freePermits--
         startRun(lane, next)
       }
@@ -579,8 +584,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
       tracing
         ? Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
           Effect.sync(() => {
-            if (Option.isSome(span)) triggerSpans.set(param, span.value)
-            admittedAt.set(param, Date.now())
+            admissions.set(param, { at: Date.now(), span: Option.getOrUndefined(span) })
             return admit(param)
           }))
         : Effect.sync(() => admit(param))

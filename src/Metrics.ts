@@ -97,10 +97,6 @@ export const logBytes = Metric.counter("xxl_job_log_bytes_total", {
 export const unsafeRecordLogBytes = (bytes: number): void => logBytes.unsafeUpdate(bytes, noLabels)
 const noLabels: ReadonlyArray<MetricLabel.MetricLabel> = []
 
-/** The result label of a run's result code and why it ended. */
-export const resultLabel = (code: number, killed: boolean): string =>
-  code === 200 ? "success" : code === 502 ? "timeout" : killed ? "killed" : "failure"
-
 /**
  * Counts a run's end: plain calls, for the run's observer (no fiber there).
  *

@@ -103,6 +103,10 @@ const readBody = (
 const utf8 = new TextDecoder("utf-8")
 const decodeUtf8 = (bytes: Buffer) => utf8.decode(bytes)
 
+/** `GET /metrics`, with or without a query string (scrapers may add one). */
+const isMetricsRequest = (request: Http.IncomingMessage) =>
+  request.method === "GET" && (request.url === "/metrics" || request.url?.startsWith("/metrics?") === true)
+
 const respond = (response: Http.ServerResponse, reply: Wire.Reply, close: boolean) => {
   if (response.destroyed) return
   const text = JSON.stringify(reply)
@@ -156,7 +160,7 @@ export const makeHandler = Effect.gen(function*() {
 
   /** The metrics server's handler, when metrics have a port of their own: `GET /metrics`, else 404. */
   const metricsHandler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    if (request.method === "GET" && (request.url === "/metrics" || request.url?.startsWith("/metrics?"))) {
+    if (isMetricsRequest(request)) {
       return serveMetrics(response)
     }
     response.writeHead(404, { "content-type": "text/plain; charset=utf-8" })
@@ -164,7 +168,7 @@ export const makeHandler = Effect.gen(function*() {
   }
 
   const handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    if (request.method === "GET" && request.url === "/metrics" && settings.metrics === "on") {
+    if (settings.metrics === "on" && isMetricsRequest(request)) {
       return serveMetrics(response)
     }
     if (request.method !== "POST") return answer(request, response, "")
