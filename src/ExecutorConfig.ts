@@ -80,6 +80,11 @@ export interface Settings {
   readonly metrics: "on" | "off" | number
   /** How the executor's own log lines look: Effect's `"text"`, `"logfmt"` or `"json"` (one object a line). */
   readonly logFormat: "text" | "logfmt" | "json"
+  /**
+   * Whether GLUE script jobs (shell, python, node, php, powershell sent by the admin) may run. Off by default:
+   * they execute whatever the admin sends, so turning them on without an access token is refused.
+   */
+  readonly glueScripts: boolean
 }
 
 /**
@@ -130,6 +135,8 @@ export interface Options {
   readonly redisUrl?: string | Redacted.Redacted<string> | undefined
   readonly metrics?: "on" | "off" | number | undefined
   readonly logFormat?: "text" | "logfmt" | "json" | undefined
+  /** `true` / `"on"` to run GLUE script jobs (needs an access token). */
+  readonly glueScripts?: boolean | "on" | "off" | "true" | "false" | undefined
 }
 
 /**
@@ -164,7 +171,8 @@ export const environmentNames = {
   logStore: "XXL_JOB_EXECUTOR_LOGSTORE",
   redisUrl: "XXL_JOB_EXECUTOR_REDIS_URL",
   metrics: "XXL_JOB_EXECUTOR_METRICS",
-  logFormat: "XXL_JOB_EXECUTOR_LOG_FORMAT"
+  logFormat: "XXL_JOB_EXECUTOR_LOG_FORMAT",
+  glueScripts: "XXL_JOB_EXECUTOR_GLUE_SCRIPTS"
 } as const satisfies Record<keyof Options, string>
 
 /**
@@ -194,7 +202,8 @@ export const defaults = {
   logStore: "file" as LogStoreKind,
   redisUrl: "redis://127.0.0.1:6379",
   metrics: "on" as "on" | "off" | number,
-  logFormat: "text" as "text" | "logfmt" | "json"
+  logFormat: "text" as "text" | "logfmt" | "json",
+  glueScripts: false
 } as const
 
 /** The integer options: their allowed range (defaults above). */
@@ -332,10 +341,23 @@ const resolve = (options: Options, label: (key: Key) => string) =>
       return yield* invalid(label("logFormat"), `expected "text", "logfmt" or "json", got ${JSON.stringify(logFormat)}`)
     }
     const token = options.accessToken
+    const accessToken = Redacted.isRedacted(token) ? token : Redacted.make((token ?? "").trim())
+    const glueOption = options.glueScripts ?? defaults.glueScripts
+    const glueScripts = glueOption === true || glueOption === "on" || glueOption === "true"
+    if (!glueScripts && glueOption !== false && glueOption !== "off" && glueOption !== "false") {
+      return yield* invalid(label("glueScripts"), `expected "on" or "off", got ${JSON.stringify(glueOption)}`)
+    }
+    if (glueScripts && Redacted.value(accessToken) === "") {
+      // Anyone who can reach the port could run commands here: public exploits do exactly that.
+      return yield* invalid(
+        label("glueScripts"),
+        `GLUE scripts run whatever code a /run request carries; they are refused without an access token (set ${environmentNames.accessToken} here and in the admin)`
+      )
+    }
     const n = yield* checkIntegers(options, label)
     return {
       adminAddresses,
-      accessToken: Redacted.isRedacted(token) ? token : Redacted.make((token ?? "").trim()),
+      accessToken,
       appName,
       address,
       ip: blankToUndefined(options.ip),
@@ -359,7 +381,8 @@ const resolve = (options: Options, label: (key: Key) => string) =>
       logStore,
       redisUrl,
       metrics,
-      logFormat
+      logFormat,
+      glueScripts
     } satisfies Settings
   })
 

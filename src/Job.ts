@@ -40,6 +40,11 @@ export interface JobContextShape {
    * progress hook. Java's `XxlJobHelper.log`. In Effect code, `Effect.log*` does the same with levels.
    */
   readonly log: (message: string) => void
+  /**
+   * Writes a line to this run's log as it is, with no date or level: how a script's or a worker's own output
+   * is copied (Java copies a script's output raw).
+   */
+  readonly logRaw: (line: string) => void
 }
 
 /**

@@ -32,6 +32,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import type * as Tracer from "effect/Tracer"
 import { ExecutorConfig } from "./ExecutorConfig.js"
+import * as GlueScript from "./GlueScript.js"
 import { whileClosing } from "./internal/closing.js"
 import { isTracing } from "./internal/tracing.js"
 import * as Job from "./Job.js"
@@ -114,15 +115,6 @@ interface Lane {
 }
 
 const blockStrategies = new Set(["SERIAL_EXECUTION", "DISCARD_LATER", "COVER_EARLY"])
-const glueScriptTypes = new Set([
-  "GLUE_GROOVY",
-  "GLUE_SHELL",
-  "GLUE_PYTHON",
-  "GLUE_PYTHON2",
-  "GLUE_NODEJS",
-  "GLUE_POWERSHELL",
-  "GLUE_PHP"
-])
 
 /** How a run ended: what the admin is told, the lines that end its log, and its label for metrics and traces. */
 interface RunResult {
@@ -355,7 +347,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
             timeoutSeconds: trigger.executorTimeout,
             glueType: trigger.glueType ?? "BEAN",
             log: (message) =>
-              log.writer.append(formatEntry({ date: new Date(), source: log.source, level: "INFO", thread, message }))
+              log.writer.append(formatEntry({ date: new Date(), source: log.source, level: "INFO", thread, message })),
+            logRaw: (line) => log.writer.append(line)
           }).pipe(Context.add(RunLog, log))
         ),
         fiberRefs: base.fiberRefs,
@@ -533,25 +526,43 @@ export const make = <R>(registry: Job.Registry<R>) =>
       return lane
     }
 
-    const resolveJob = (param: TriggerParam): { job: Job.Job<any>; key: string } | string => {
+    const scripts = settings.glueScripts ? yield* GlueScript.makeRunner(settings.logPath) : undefined
+
+    /**
+     * The job a trigger asks for, the key its lane runs (a trigger with another key replaces the lane) and
+     * the reason given to the lane it replaces; or why there is none.
+     */
+    const resolveJob = (
+      param: TriggerParam,
+      current: Lane | undefined
+    ): { job: Job.Job<any>; key: string; replaces: string } | string => {
       const glueType = param.glueType
       if (glueType === "BEAN") {
         const job = registry.jobs.get(param.executorHandler)
-        return job === undefined ? Messages.jobHandlerNotFound(param.executorHandler) : { job, key: `BEAN:${job.name}` }
+        return job === undefined
+          ? Messages.jobHandlerNotFound(param.executorHandler)
+          : { job, key: `BEAN:${job.name}`, replaces: Messages.changeHandler }
       }
-      if (glueType !== undefined && glueScriptTypes.has(glueType)) return Messages.glueTypeNotSupported(glueType)
+      if (GlueScript.isScript(glueType)) {
+        if (scripts === undefined) return Messages.glueTypeNotEnabled(glueType!)
+        // A script's version is its glueUpdatetime, as in Java: the same version keeps its lane and source.
+        const key = `${glueType}:${param.glueUpdatetime}`
+        const job = current?.handlerKey === key ? current.job : scripts.jobFor(param)
+        return { job, key, replaces: Messages.changeSource }
+      }
+      if (glueType === "GLUE_GROOVY") return Messages.glueGroovyNotSupported
       return Messages.glueTypeNotValid(glueType)
     }
 
     /** Decides a trigger's fate and changes the lanes accordingly, in one synchronous step. */
     const admit = (param: TriggerParam): Admission => {
       if (closed) return refused(Messages.shuttingDown)
-      const resolved = resolveJob(param)
-      if (typeof resolved === "string") return refused(resolved)
       let lane = lanes.get(param.jobId)
+      const resolved = resolveJob(param, lane)
+      if (typeof resolved === "string") return refused(resolved)
       let replaced: Lane | undefined
       if (lane !== undefined && lane.handlerKey !== resolved.key) {
-        stop(lane, Messages.changeHandler)
+        stop(lane, resolved.replaces)
         replaced = lane
         lane = undefined
       }

@@ -31,9 +31,16 @@ export const jobBusy = "job thread is running or has trigger queue."
 export const jobHandlerNotFound = (name: string) => `job handler [${name}] not found.`
 /** @since 1.0.0 */
 export const glueTypeNotValid = (glueType: string | undefined) => `glueType[${glueType ?? "null"}] is not valid.`
-/** Our answer to a GLUE script job while scripts are not supported or not enabled. @since 1.0.0 */
-export const glueTypeNotSupported = (glueType: string) =>
-  `glueType[${glueType}] is not supported by this executor (effect-xxl-job runs BEAN jobs).`
+/** Ours: a GLUE script job while scripts are off (the default). @since 1.0.0 */
+export const glueTypeNotEnabled = (glueType: string) =>
+  `glueType[${glueType}] is not enabled on this executor (GLUE scripts are off; XXL_JOB_EXECUTOR_GLUE_SCRIPTS=on turns them on).`
+/** Ours: Groovy jobs are compiled into the JVM; Node has none. @since 1.0.0 */
+export const glueGroovyNotSupported =
+  "glueType[GLUE_GROOVY] is not supported by this executor (Groovy jobs need a JVM)."
+/** A script's non-zero exit. @since 1.0.0 */
+export const scriptExitFailed = (exitValue: number) => `script exit value(${exitValue}) is failed`
+/** The line a script run logs before it starts. @since 1.0.0 */
+export const logScriptFile = (path: string) => `----------- script file:${path} -----------`
 /** 3.4.1+ spelling (≤3.4.0 wrote "repeate"). @since 1.0.0 */
 export const repeatTrigger = (logId: number) => `repeat trigger job, logId:${logId}`
 /** Ours: Java's queue is unbounded, ours refuses past its limit rather than grow without end. @since 1.0.0 */
