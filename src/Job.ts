@@ -152,6 +152,66 @@ export const make: {
 }
 
 /**
+ * What a Promise job's function gets: the trigger, with `params` decoded when the job has a params Schema.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface PromiseContext<P = string> extends Omit<JobContextShape, "params"> {
+  /** The params, decoded with the job's Schema; without one, the raw text ("" when the admin sent none). */
+  readonly params: P
+  /** `executorParams` as the admin sent it. */
+  readonly rawParams: string
+}
+
+/**
+ * A job written as an async function, for code that does not use Effect: `run(context, signal)`. The
+ * `signal` is aborted when the run is stopped (kill, timeout, cover, shutdown): pass it on to `fetch`,
+ * timers and streams, or check it between steps. The run ends as soon as it is stopped (its result is
+ * reported at once); work that ignores the signal goes on in the background until it settles.
+ *
+ * The resolved value is the message the admin shows (a string, or nothing); a rejection fails the run with
+ * the error's stack, and `throw new Job.JobFailed({ message })` fails it with just that message.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const fromPromise: {
+  // With params first: an overload tried earlier would fix the function's context type before P is known.
+  <P>(options: {
+    readonly name: string
+    readonly description?: string | undefined
+    readonly params: Schema.Schema<P, string, never>
+    readonly run: (context: PromiseContext<P>, signal: AbortSignal) => PromiseLike<Outcome>
+  }): Job
+  (options: {
+    readonly name: string
+    readonly description?: string | undefined
+    readonly run: (context: PromiseContext<string>, signal: AbortSignal) => PromiseLike<Outcome>
+  }): Job
+} = (options: {
+  readonly name: string
+  readonly description?: string | undefined
+  readonly params?: Schema.Schema<any, string, never>
+  readonly run: (context: PromiseContext<any>, signal: AbortSignal) => PromiseLike<Outcome>
+}): Job => {
+  const call = (params: unknown) =>
+    Effect.flatMap(JobContext, (context) =>
+      Effect.tryPromise({
+        try: (signal) => Promise.resolve(options.run({ ...context, params, rawParams: context.params }, signal)),
+        // What the function threw, as it is: a JobFailed keeps its message, an Error its stack.
+        catch: (error) => error
+      }))
+  return options.params === undefined
+    ? make({
+      name: options.name,
+      description: options.description,
+      run: Effect.flatMap(JobContext, (c) => call(c.params))
+    })
+    : make({ name: options.name, description: options.description, params: options.params, run: call })
+}
+
+/**
  * The jobs an executor offers, by handler name.
  *
  * @since 1.0.0

@@ -13,6 +13,10 @@ export * as ExecutorApi from "./ExecutorApi.js"
 /** @since 1.0.0 */
 export * as ExecutorConfig from "./ExecutorConfig.js"
 /** @since 1.0.0 */
+export * as GlueScript from "./GlueScript.js"
+/** @since 1.0.0 */
+export * as Isolated from "./Isolated.js"
+/** @since 1.0.0 */
 export * as Job from "./Job.js"
 /** @since 1.0.0 */
 export * as JobLog from "./JobLog.js"
