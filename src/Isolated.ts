@@ -14,6 +14,7 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
+import * as ChildProcess from "node:child_process"
 import * as Url from "node:url"
 import * as WorkerThreads from "node:worker_threads"
 import * as Job from "./Job.js"
@@ -48,28 +49,29 @@ export interface Options {
   readonly module: URL | string
   /** The exported function to call (default: `default`). */
   readonly export?: string | undefined
-  /** The worker's memory limits: a run past them fails alone, the executor is untouched. */
+  /**
+   * Where each run goes: `"thread"` (default), a worker thread, ~10 ms to start; or `"process"`, a child
+   * Node process of its own, ~50 ms to start, for code that may crash the process (native addons) or must
+   * not share its memory. Both are ended for real by kill, timeout and cover.
+   */
+  readonly in?: "thread" | "process" | undefined
+  /**
+   * Memory limits: a run past them fails alone, the executor is untouched. In a process, only
+   * `maxOldGenerationSizeMb` applies (as `--max-old-space-size`).
+   */
   readonly resourceLimits?: WorkerThreads.ResourceLimits | undefined
 }
 
 /**
- * The worker's bootstrap. Everything the job says (its `context.log`, its console, its result) goes over the
- * message port, in order, so the result never overtakes a line of its log.
+ * What runs in the thread or process before the job: it loads the module and calls the function. Everything
+ * the job says (its `context.log`, its console, its result) goes over one ordered channel, so the result never
+ * overtakes a line of its log. `channel` is the thread's port or the process's IPC.
  */
-const bootstrap = `
-const { parentPort, workerData } = require("node:worker_threads")
+const bootstrap = (channel: string) => `
 const { format } = require("node:util")
-const send = (message) => parentPort.postMessage(message)
+const channel = ${channel}
+const send = (message, then) => channel.send(message, then)
 const controller = new AbortController()
-parentPort.on("message", (message) => { if (message === "abort") controller.abort() })
-for (const method of ["log", "info", "warn", "error", "debug", "trace"]) {
-  console[method] = (...args) => send({ kind: "raw", line: format(...args) })
-}
-const context = {
-  ...workerData.context,
-  log: (message) => send({ kind: "log", message: String(message) }),
-  logRaw: (line) => send({ kind: "raw", line: String(line) })
-}
 const describe = (error) => {
   if (error !== null && typeof error === "object") {
     return {
@@ -81,17 +83,73 @@ const describe = (error) => {
   }
   return { message: String(error) }
 }
-import(workerData.module).then((module) => {
-  const run = module[workerData.exportName]
-  if (typeof run !== "function") {
-    throw new Error(workerData.module + " exports no function named " + JSON.stringify(workerData.exportName))
+// Direct writes to stdout and stderr too, a line at a time; a last partial line goes before the result.
+const lineWriter = () => {
+  let rest = ""
+  return {
+    write: (chunk) => {
+      const lines = (rest + (typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"))).split("\\n")
+      rest = lines.pop()
+      for (const line of lines) send({ kind: "raw", line })
+    },
+    flush: () => {
+      if (rest !== "") send({ kind: "raw", line: rest })
+      rest = ""
+    }
   }
-  return run(context, controller.signal)
-}).then(
-  (value) => send({ kind: "done", value: value === undefined || value === null ? undefined : typeof value === "string" ? value : JSON.stringify(value) }),
-  (error) => send({ kind: "failed", error: describe(error) })
-)
+}
+const writers = [process.stdout, process.stderr].map((stream) => {
+  const writer = lineWriter()
+  stream.write = (chunk, encoding, callback) => {
+    writer.write(chunk)
+    const done = typeof encoding === "function" ? encoding : callback
+    if (typeof done === "function") done()
+    return true
+  }
+  return writer
+})
+const start = ({ module, exportName, context: data }) => {
+  for (const method of ["log", "info", "warn", "error", "debug", "trace"]) {
+    console[method] = (...args) => send({ kind: "raw", line: format(...args) })
+  }
+  const context = {
+    ...data,
+    log: (message) => send({ kind: "log", message: String(message) }),
+    logRaw: (line) => send({ kind: "raw", line: String(line) })
+  }
+  import(module).then((loaded) => {
+    const run = loaded[exportName]
+    if (typeof run !== "function") throw new Error(module + " exports no function named " + JSON.stringify(exportName))
+    return run(context, controller.signal)
+  }).then(
+    (value) => ({ kind: "done", value: value === undefined || value === null ? undefined : typeof value === "string" ? value : JSON.stringify(value) }),
+    (error) => ({ kind: "failed", error: describe(error) })
+  ).then((result) => {
+    for (const writer of writers) writer.flush()
+    send(result, channel.finish)
+  })
+}
+channel.onMessage((message) => {
+  if (message === "abort") controller.abort()
+  else start(message)
+})
 `
+
+const threadChannel = `(() => {
+  const { parentPort } = require("node:worker_threads")
+  return {
+    send: (message, then) => { parentPort.postMessage(message); then?.() },
+    onMessage: (f) => parentPort.on("message", f),
+    finish: undefined
+  }
+})()`
+
+const processChannel = `{
+  send: (message, then) => process.send(message, then),
+  onMessage: (f) => process.on("message", f),
+  // Done: the parent ends what the job left behind.
+  finish: () => process.disconnect()
+}`
 
 type FromWorker =
   | { readonly kind: "log"; readonly message: string }
@@ -111,22 +169,54 @@ const moduleUrl = (module: URL | string): string => {
   return Url.pathToFileURL(module).href
 }
 
+/** What one run needs, whatever it runs in. */
+interface Launch {
+  readonly module: string
+  readonly exportName: string
+  readonly context: Job.PromiseContext<unknown>
+  readonly resourceLimits: WorkerThreads.ResourceLimits | undefined
+}
+
+type Settle = (outcome: Effect.Effect<Job.Outcome, Job.JobFailed | IsolatedJobError>) => void
+
+/** Handles what the job sends; the run settles with its result. */
+const receiver = (context: Job.PromiseContext<unknown>, settle: Settle) => (message: FromWorker) => {
+  switch (message.kind) {
+    case "log":
+      return context.log(message.message)
+    case "raw":
+      return context.logRaw(message.line)
+    case "done":
+      return settle(Effect.succeed(message.value))
+    case "failed": {
+      const { code, message: text, stack, tag } = message.error
+      return settle(Effect.fail(
+        tag === "JobFailed"
+          ? new Job.JobFailed({ message: text, code })
+          : new IsolatedJobError({ message: text, remoteStack: stack })
+      ))
+    }
+  }
+}
+
+const startData = ({ context, exportName, module }: Launch) => {
+  const { log: _log, logRaw: _logRaw, ...data } = context
+  return { module, exportName, context: data }
+}
+
+const exitedEarly = (what: string) =>
+  Effect.fail(new IsolatedJobError({ message: `${what} before the job finished`, remoteStack: undefined }))
+
 /** Runs the module's function in a new worker thread; the thread is terminated however the run ends. */
-const runInWorker = (
-  module: string,
-  exportName: string,
-  context: Job.PromiseContext<unknown>,
-  resourceLimits: WorkerThreads.ResourceLimits | undefined
-) =>
+const runInThread = (launch: Launch) =>
   Effect.async<Job.Outcome, Job.JobFailed | IsolatedJobError>((resume) => {
-    const { log, logRaw, ...data } = context
     let worker: WorkerThreads.Worker
     try {
-      worker = new WorkerThreads.Worker(bootstrap, {
+      worker = new WorkerThreads.Worker(bootstrap(threadChannel), {
         eval: true,
-        workerData: { module, exportName, context: data },
-        ...(resourceLimits === undefined ? {} : { resourceLimits })
+        ...(launch.resourceLimits === undefined ? {} : { resourceLimits: launch.resourceLimits })
       })
+      worker.postMessage(startData(launch))
     } catch (error) {
       // E.g. params that cannot be copied to another thread.
       resume(
@@ -135,43 +225,20 @@ const runInWorker = (
       return
     }
     let settled = false
-    const settle = (outcome: Effect.Effect<Job.Outcome, Job.JobFailed | IsolatedJobError>) => {
+    const settle: Settle = (outcome) => {
       if (settled) return
       settled = true
       // The job is over: whatever it left running in its thread (timers, sockets) ends with the thread.
       void worker.terminate()
       resume(outcome)
     }
-    worker.on("message", (message: FromWorker) => {
-      switch (message.kind) {
-        case "log":
-          return log(message.message)
-        case "raw":
-          return logRaw(message.line)
-        case "done":
-          return settle(Effect.succeed(message.value))
-        case "failed": {
-          const { code, message: text, stack, tag } = message.error
-          return settle(Effect.fail(
-            tag === "JobFailed"
-              ? new Job.JobFailed({ message: text, code })
-              : new IsolatedJobError({ message: text, remoteStack: stack })
-          ))
-        }
-      }
-    })
+    worker.on("message", receiver(launch.context, settle))
     worker.on("error", (error: Error & { readonly code?: string }) => {
       // E.g. the memory limits reached: ERR_WORKER_OUT_OF_MEMORY.
       const message = error.code === undefined ? error.message : `${error.message} [${error.code}]`
       settle(Effect.fail(new IsolatedJobError({ message, remoteStack: error.stack })))
     })
-    worker.on("exit", (exitCode) =>
-      settle(Effect.fail(
-        new IsolatedJobError({
-          message: `the job's worker thread exited (code ${exitCode}) before the job finished`,
-          remoteStack: undefined
-        })
-      )))
+    worker.on("exit", (exitCode) => settle(exitedEarly(`the job's worker thread exited (code ${exitCode})`)))
     // Kill, timeout, cover: the signal is aborted and the thread terminated at once, even mid-computation.
     // The run ends when the thread is gone, so the job's next run never overlaps it.
     return Effect.asVoid(Effect.promise(() => {
@@ -179,6 +246,88 @@ const runInWorker = (
       worker.postMessage("abort")
       return worker.terminate()
     }))
+  })
+
+/** After SIGTERM, how long a stopped run's process group has before SIGKILL. */
+const processKillGrace = 2000
+
+/**
+ * Runs the module's function in a child Node process (its own process group); when the run ends, however
+ * it ends, the group is gone: SIGTERM then SIGKILL when stopped, SIGKILL for what a finished job left.
+ */
+const runInProcess = (launch: Launch) =>
+  Effect.async<Job.Outcome, Job.JobFailed | IsolatedJobError>((resume) => {
+    const heap = launch.resourceLimits?.maxOldGenerationSizeMb
+    const child = ChildProcess.spawn(
+      process.execPath,
+      [
+        // The executor's own flags (a TypeScript loader, say), so the module loads as it would here.
+        ...process.execArgv,
+        ...(heap === undefined ? [] : [`--max-old-space-size=${heap}`]),
+        "-e",
+        bootstrap(processChannel)
+      ],
+      { stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced", detached: true }
+    )
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal)
+      } catch {
+        // Nothing left in the group.
+      }
+    }
+    // Output that bypassed the console (process.stdout.write, native code) is copied line by line.
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let rest = ""
+      stream.setEncoding("utf8")
+      stream.on("data", (chunk: string) => {
+        const lines = (rest + chunk).split("\n")
+        rest = lines.pop()!
+        for (const line of lines) launch.context.logRaw(line)
+      })
+      stream.on("end", () => {
+        if (rest !== "") launch.context.logRaw(rest)
+      })
+    }
+    let outcome: Parameters<Settle>[0] | undefined
+    let stopped = false
+    const settle: Settle = (result) => {
+      outcome ??= result
+    }
+    child.on("message", receiver(launch.context, settle))
+    child.on("error", (error) =>
+      settle(
+        Effect.fail(
+          new IsolatedJobError({ message: `cannot start the process: ${error.message}`, remoteStack: undefined })
+        )
+      ))
+    // Ended (and, since the group is killed, its output all read): the run is over.
+    const closed = new Promise<void>((done) => child.on("close", () => done()))
+    child.on("exit", (code, signal) => {
+      signalGroup("SIGKILL")
+      settle(exitedEarly(`the job's process exited (${signal ?? `code ${code}`})`))
+    })
+    child.on("disconnect", () => {
+      // The job finished: it let go of its IPC. Whatever it left running goes with its process group.
+      if (!stopped) signalGroup("SIGKILL")
+    })
+    void closed.then(() => {
+      if (!stopped) resume(outcome!)
+    })
+    try {
+      child.send(startData(launch))
+    } catch (error) {
+      settle(Effect.fail(new IsolatedJobError({ message: `cannot start the job: ${error}`, remoteStack: undefined })))
+      signalGroup("SIGKILL")
+    }
+    return Effect.promise(async () => {
+      stopped = true
+      if (child.connected) child.send("abort")
+      signalGroup("SIGTERM")
+      const timer = setTimeout(() => signalGroup("SIGKILL"), processKillGrace)
+      await closed
+      clearTimeout(timer)
+    })
   })
 
 /**
@@ -194,11 +343,17 @@ export const make: {
 } = (options: Options & { readonly params?: Schema.Schema<any, string, never> }): Job.Job => {
   const module = moduleUrl(options.module)
   const exportName = options.export ?? "default"
+  const run = options.in === "process" ? runInProcess : runInThread
   const call = (params: unknown) =>
     Effect.flatMap(
       Job.JobContext,
       (context) =>
-        runInWorker(module, exportName, { ...context, params, rawParams: context.params }, options.resourceLimits)
+        run({
+          module,
+          exportName,
+          context: { ...context, params, rawParams: context.params },
+          resourceLimits: options.resourceLimits
+        })
     )
   return options.params === undefined
     ? Job.make({

@@ -16,25 +16,34 @@ const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-isolated-"))
 afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
 
 const fixture = new URL("./fixtures/isolated-jobs.mjs", import.meta.url)
-const isolated = (name: string, exportName: string) => Isolated.make({ name, module: fixture, export: exportName })
 
-const Echo = Isolated.make({
-  name: "echo",
-  module: fixture,
-  params: Schema.parseJson(Schema.Struct({ n: Schema.Number }))
-})
-const Spin = isolated("spin", "spin")
-const Fails = isolated("fails", "fails")
-const FailsTyped = isolated("failsTyped", "failsTyped")
-const Exits = isolated("exits", "exits")
-const Waits = isolated("waits", "waits")
-const Missing = isolated("missing", "noSuchExport")
-const Hogs = Isolated.make({
-  name: "hogs",
-  module: fixture,
-  export: "hogs",
-  resourceLimits: { maxOldGenerationSizeMb: 32 }
-})
+/** The fixture's jobs, run in threads or in processes. */
+const isolatedJobs = (mode: "thread" | "process") => {
+  const isolated = (name: string, exportName: string) =>
+    Isolated.make({ name, module: fixture, export: exportName, in: mode })
+  return [
+    Isolated.make({
+      name: "echo",
+      module: fixture,
+      in: mode,
+      params: Schema.parseJson(Schema.Struct({ n: Schema.Number }))
+    }),
+    isolated("spin", "spin"),
+    isolated("fails", "fails"),
+    isolated("failsTyped", "failsTyped"),
+    isolated("exits", "exits"),
+    isolated("waits", "waits"),
+    isolated("missing", "noSuchExport"),
+    isolated("spawnsAndSpins", "spawnsAndSpins"),
+    Isolated.make({
+      name: "hogs",
+      module: fixture,
+      export: "hogs",
+      in: mode,
+      resourceLimits: { maxOldGenerationSizeMb: 32 }
+    })
+  ] as const
+}
 
 /** Promise jobs: `abortedBy` records why each run's signal was aborted. */
 const abortedBy = new Map<number, string>()
@@ -60,16 +69,20 @@ const PromiseTyped = Job.fromPromise({
   }
 })
 
-const jobs = Job.registry(Echo, Spin, Fails, FailsTyped, Exits, Waits, Missing, Hogs, PromiseWaits, PromiseTyped)
-const env = () => MockAdmin.layerHttp(jobs, { logRetentionDays: 0 })
+const env = (mode: "thread" | "process") =>
+  MockAdmin.layerHttp(Job.registry(...isolatedJobs(mode), PromiseWaits, PromiseTyped), { logRetentionDays: 0 })
 
 const logOf = (admin: MockAdmin.Service, logId: number) => Effect.map(admin.log(logId, 1), (page) => page.logContent)
 
-const waitForLog = (admin: MockAdmin.Service, logId: number, text: string) =>
+/** Polls the run's log until it holds `text` (or matches it); the match. */
+const waitForLog = (admin: MockAdmin.Service, logId: number, text: string | RegExp) =>
   Effect.gen(function*() {
     const deadline = Date.now() + 10_000
-    while (!(yield* logOf(admin, logId)).includes(text)) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`the log of ${logId} never said ${text}`)
+    for (;;) {
+      const log = yield* logOf(admin, logId)
+      const match = typeof text === "string" ? (log.includes(text) ? [text] : null) : text.exec(log)
+      if (match !== null) return match
+      if (Date.now() > deadline) return yield* Effect.dieMessage(`the log of ${logId} never had ${text}`)
       yield* Effect.sleep(Duration.millis(10))
     }
   })
@@ -97,7 +110,17 @@ const slowestBeat = (port: number, count: number) =>
     return slowest
   })
 
-describe("isolated jobs", () => {
+/** Is the process there (a zombie is not: it has ended, only its parent has not looked yet)? */
+const alive = (pid: number) => {
+  try {
+    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return false
+  }
+}
+
+describe.each(["thread", "process"] as const)("isolated jobs in a %s", (mode) => {
   it.live("a CPU-bound job is killed for real, and /beat answers at once while it spins", () =>
     Effect.gen(function*() {
       const admin = yield* MockAdmin.MockAdmin
@@ -113,7 +136,7 @@ describe("isolated jobs", () => {
       ])
       // The job's lane is free again: the next trigger runs.
       assert.strictEqual((yield* admin.run({ handler: "echo", params: "{\"n\":1}" })).result.handleCode, 200)
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env(mode))))
 
   it.live("a CPU-bound job times out (502) while /beat stays responsive", () =>
     Effect.gen(function*() {
@@ -124,7 +147,7 @@ describe("isolated jobs", () => {
       assert.isBelow(yield* slowestBeat(port, 5), 500)
       const result = yield* admin.result(logId, "5 seconds")
       assert.deepStrictEqual([result.handleCode, result.handleMsg], [502, "job execute timeout "])
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env(mode))))
 
   it.live("COVER_EARLY terminates the spinning run and starts the new one", () =>
     Effect.gen(function*() {
@@ -139,7 +162,7 @@ describe("isolated jobs", () => {
       yield* waitForLog(admin, second.logId, "spinning")
       yield* admin.kill(5)
       assert.strictEqual((yield* admin.result(second.logId, "5 seconds")).handleCode, 500)
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env(mode))))
 
   it.live("params decoded in the executor, shard info, logs from context.log and the console, the result", () =>
     Effect.gen(function*() {
@@ -156,11 +179,12 @@ describe("isolated jobs", () => {
       assert.include(log, "params {\"n\":41}")
       assert.include(log, "from console.log { shard: 2 }")
       assert.include(log, "from console.error")
+      assert.include(log, "from stdout.write\nand a partial line\n")
       // Params that do not decode never reach a worker.
       const bad = yield* admin.run({ handler: "echo", params: "{\"n\":\"x\"}" })
       assert.strictEqual(bad.result.handleCode, 500)
       assert.include(bad.result.handleMsg, "job params invalid")
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env(mode))))
 
   it.live(
     "failures come back: an Error with its stack, a JobFailed with its message, an exit, a missing export, memory limits",
@@ -174,20 +198,21 @@ describe("isolated jobs", () => {
         const typed = (yield* admin.run({ handler: "failsTyped" })).result
         assert.deepStrictEqual([typed.handleCode, typed.handleMsg], [500, "nothing to do today"])
         const exited = (yield* admin.run({ handler: "exits" })).result
-        assert.include(exited.handleMsg, "the job's worker thread exited (code 3) before the job finished")
+        assert.include(exited.handleMsg, "exited (code 3) before the job finished")
         const missing = (yield* admin.run({ handler: "missing" })).result
         assert.include(missing.handleMsg, "exports no function named \"noSuchExport\"")
         const hog = (yield* admin.run({ handler: "hogs" })).result
         assert.strictEqual(hog.handleCode, 500)
-        assert.include(hog.handleMsg, "memory limit")
-        assert.include(hog.handleMsg, "ERR_WORKER_OUT_OF_MEMORY")
+        // A thread says why; a process dies of it (V8 aborts).
+        if (mode === "thread") assert.include(hog.handleMsg, "ERR_WORKER_OUT_OF_MEMORY")
+        else assert.include(hog.handleMsg, "the job's process exited")
         // And the executor is still here.
         assert.strictEqual((yield* admin.beat).code, 200)
-      }).pipe(Effect.provide(env())),
+      }).pipe(Effect.provide(env(mode))),
     30_000
   )
 
-  it.live("a kill aborts the isolated job's signal before its thread is terminated", () =>
+  it.live("a kill aborts the isolated job's signal before its thread or process is ended", () =>
     Effect.gen(function*() {
       const admin = yield* MockAdmin.MockAdmin
       const marker = Path.join(tmp, "aborted")
@@ -195,9 +220,27 @@ describe("isolated jobs", () => {
       yield* Effect.sleep(Duration.millis(300))
       yield* admin.kill(jobId)
       assert.strictEqual((yield* admin.result(logId, "5 seconds")).handleCode, 500)
-      // The abort is delivered to the thread as a message: it may or may not run before the thread ends.
+      // The abort is delivered as a message: it may or may not run before the thread or process ends.
       assert.isTrue(!Fs.existsSync(marker) || Fs.readFileSync(marker, "utf8") === "aborted")
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env(mode))))
+
+  it.live("a kill leaves nothing behind: the run's thread or process, and what it started (process mode)", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      const { jobId, logId } = yield* admin.trigger({ handler: "spawnsAndSpins" })
+      const pid = Number((yield* waitForLog(admin, logId, /child (\d+)/))[1])
+      assert.isTrue(alive(pid))
+      yield* admin.kill(jobId)
+      assert.strictEqual((yield* admin.result(logId, "5 seconds")).handleCode, 500)
+      if (mode === "process") {
+        const deadline = Date.now() + 5000
+        while (alive(pid) && Date.now() < deadline) yield* Effect.sleep(Duration.millis(20))
+        assert.isFalse(alive(pid), "the job's child process survived the kill")
+      } else {
+        // A thread shares the executor's process: what it spawned is the executor's child, and stays.
+        process.kill(pid, "SIGKILL")
+      }
+    }).pipe(Effect.provide(env(mode))))
 
   it("the module must be a file URL or an absolute path", () => {
     assert.throws(() => Isolated.make({ name: "x", module: "./relative.js" }), /absolute path/)
@@ -205,6 +248,7 @@ describe("isolated jobs", () => {
 })
 
 describe("Promise jobs", () => {
+  const mode = "thread"
   it.live("a kill aborts the signal and the run ends at once", () =>
     Effect.gen(function*() {
       const admin = yield* MockAdmin.MockAdmin
@@ -217,7 +261,7 @@ describe("Promise jobs", () => {
         "scheduling center kill job. [job running, killed]"
       ])
       assert.isTrue(abortedBy.has(logId))
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env(mode))))
 
   it.live("a timeout aborts the signal too (502)", () =>
     Effect.gen(function*() {
@@ -225,7 +269,7 @@ describe("Promise jobs", () => {
       const { logId } = yield* admin.trigger({ handler: "promiseWaits", timeoutSeconds: 1 })
       assert.strictEqual((yield* admin.result(logId, "5 seconds")).handleCode, 502)
       assert.isTrue(abortedBy.has(logId))
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env(mode))))
 
   it.live("typed params, the result, a JobFailed's message, a thrown Error's stack", () =>
     Effect.gen(function*() {
@@ -241,5 +285,5 @@ describe("Promise jobs", () => {
       assert.include(thrown.handleMsg, "isolated.test.ts")
       const invalid = (yield* admin.run({ handler: "promiseTyped", params: "x" })).result
       assert.include(invalid.handleMsg, "job params invalid")
-    }).pipe(Effect.provide(env())))
+    }).pipe(Effect.provide(env(mode))))
 })
