@@ -1,10 +1,11 @@
 /**
- * Demo jobs: what a team writes. Each is an Effect registered under a handler name; the admin triggers
- * it by that name.
+ * Demo jobs: what a team writes. Each is registered under a handler name; the admin triggers it by that
+ * name. Most are Effects; `Download` is an async function (`Job.fromPromise`), and `Primes` runs in a worker
+ * thread of its own (`Isolated.make`), since it is CPU-bound.
  */
 import { Duration, Effect, Schema } from "effect"
 // In your project: import { Job } from "effect-xxl-job"
-import { Job } from "../src/index.js"
+import { Isolated, Job } from "../src/index.js"
 
 /** Answers with its params: the admin shows them as the run's result message. */
 export const Echo = Job.make({
@@ -64,4 +65,32 @@ export const Sharding = Job.make({
   })
 })
 
-export const jobs = Job.registry(Echo, Sleep, Fail, Logging, Sharding)
+/**
+ * For code that does not use Effect: an async function. The signal aborts when the run is killed or times
+ * out; pass it on (here to a timer, elsewhere to `fetch`).
+ */
+export const Download = Job.fromPromise({
+  name: "download",
+  description: "pretends to download {\"files\": n} files",
+  params: Schema.parseJson(Schema.Struct({ files: Schema.Int.pipe(Schema.between(1, 100)) })),
+  run: async (context, signal) => {
+    for (let file = 1; file <= context.params.files; file++) {
+      await new Promise((resolve) => setTimeout(resolve, 100, undefined)).then(() => signal.throwIfAborted())
+      context.log(`file ${file} of ${context.params.files} done`)
+    }
+    return `downloaded ${context.params.files} files`
+  }
+})
+
+/**
+ * CPU-bound work, isolated: its module runs in a worker thread, so the executor keeps answering the admin
+ * and a kill or a timeout ends it at once, even inside its loop. Params are decoded here, in the executor.
+ */
+export const Primes = Isolated.make({
+  name: "primes",
+  description: "counts the primes below {\"below\": n}, in a worker thread",
+  module: new URL("./workers/primes.ts", import.meta.url),
+  params: Schema.parseJson(Schema.Struct({ below: Schema.Int.pipe(Schema.between(2, 1e9)) }))
+})
+
+export const jobs = Job.registry(Echo, Sleep, Fail, Logging, Sharding, Download, Primes)

@@ -47,6 +47,9 @@ const demoRound = (admin: MockAdmin.Service) => {
     })
     yield* show("sleep", { params: "{\"seconds\": 5}", timeoutSeconds: 1 })
     yield* show("sleep", { params: "not json" })
+    yield* show("download", { params: "{\"files\": 3}" })
+    yield* show("primes", { params: "{\"below\": 2000000}" })
+    yield* show("primes", { params: "{\"below\": 1000000000}", timeoutSeconds: 1 })
   })
 }
 

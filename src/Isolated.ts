@@ -15,6 +15,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Module from "node:module"
 import * as Url from "node:url"
 import * as WorkerThreads from "node:worker_threads"
 import * as Job from "./Job.js"
@@ -108,7 +110,7 @@ const writers = [process.stdout, process.stderr].map((stream) => {
   }
   return writer
 })
-const start = ({ module, exportName, context: data }) => {
+const start = ({ module, exportName, context: data, tsx }) => {
   for (const method of ["log", "info", "warn", "error", "debug", "trace"]) {
     console[method] = (...args) => send({ kind: "raw", line: format(...args) })
   }
@@ -117,7 +119,9 @@ const start = ({ module, exportName, context: data }) => {
     log: (message) => send({ kind: "log", message: String(message) }),
     logRaw: (line) => send({ kind: "raw", line: String(line) })
   }
-  import(module).then((loaded) => {
+  // Under tsx, a TypeScript module needs tsx's loader in this thread too (it registers per thread).
+  const loader = tsx === undefined ? Promise.resolve() : import(tsx).then((api) => api.register())
+  loader.then(() => import(module)).then((loaded) => {
     const run = loaded[exportName]
     if (typeof run !== "function") throw new Error(module + " exports no function named " + JSON.stringify(exportName))
     return run(context, controller.signal)
@@ -199,9 +203,27 @@ const receiver = (context: Job.PromiseContext<unknown>, settle: Settle) => (mess
   }
 }
 
-const startData = ({ context, exportName, module }: Launch) => {
+/** Whether the executor runs under tsx (`tsx main.ts`, `node --import tsx`). */
+const underTsx = process.execArgv.some((arg) => arg === "tsx" || /[\\/]tsx[\\/]/.test(arg))
+
+/**
+ * tsx's register API, found from the job's module, when a TypeScript module is to run in a thread under tsx:
+ * its loader is not inherited by worker threads. A child process gets the executor's flags, and tsx with them.
+ */
+const tsxApiFor = (module: string): string | undefined => {
+  if (!underTsx || !/\.[cm]?ts$/.test(module)) return undefined
+  try {
+    // Found from the module's own folder; require gives the CommonJS entry, its ES module sits beside it.
+    const esm = Module.createRequire(module).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")
+    return Fs.existsSync(esm) ? Url.pathToFileURL(esm).href : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const startData = ({ context, exportName, module }: Launch, mode: "thread" | "process") => {
   const { log: _log, logRaw: _logRaw, ...data } = context
-  return { module, exportName, context: data }
+  return { module, exportName, context: data, tsx: mode === "thread" ? tsxApiFor(module) : undefined }
 }
 
 const exitedEarly = (what: string) =>
@@ -216,7 +238,7 @@ const runInThread = (launch: Launch) =>
         eval: true,
         ...(launch.resourceLimits === undefined ? {} : { resourceLimits: launch.resourceLimits })
       })
-      worker.postMessage(startData(launch))
+      worker.postMessage(startData(launch, "thread"))
     } catch (error) {
       // E.g. params that cannot be copied to another thread.
       resume(
@@ -315,7 +337,7 @@ const runInProcess = (launch: Launch) =>
       if (!stopped) resume(outcome!)
     })
     try {
-      child.send(startData(launch))
+      child.send(startData(launch, "process"))
     } catch (error) {
       settle(Effect.fail(new IsolatedJobError({ message: `cannot start the job: ${error}`, remoteStack: undefined })))
       signalGroup("SIGKILL")

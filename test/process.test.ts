@@ -222,4 +222,23 @@ describe("executor process", () => {
       }),
     30_000
   )
+
+  it.live(
+    "under tsx, an isolated job's TypeScript module loads in a worker thread and in a child process",
+    () =>
+      withAdmin(async (admin) => {
+        const executor = await startExecutor(admin, tempDir())
+        assert.strictEqual((await trigger(executor.address, 1, "inThread", "a")).code, 200)
+        assert.strictEqual((await trigger(executor.address, 2, "inProcess", "b")).code, 200)
+        await waitFor("both results", () => admin.delivered.size === 2)
+        assert.deepStrictEqual(admin.delivered.get(1), {
+          handleCode: 200,
+          handleMsg: "typescript in a worker thread, params a"
+        })
+        assert.match(admin.delivered.get(2)?.handleMsg ?? "", /^typescript in a process \d+, params b$/)
+        executor.child.kill("SIGTERM")
+        await executor.exited
+      }),
+    30_000
+  )
 })
