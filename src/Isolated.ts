@@ -52,9 +52,9 @@ export interface Options {
   /** The exported function to call (default: `default`). */
   readonly export?: string | undefined
   /**
-   * Where each run goes: `"thread"` (default), a worker thread, ~10 ms to start; or `"process"`, a child
-   * Node process of its own, ~50 ms to start, for code that may crash the process (native addons) or must
-   * not share its memory. Both are ended for real by kill, timeout and cover.
+   * Where each run goes: `"thread"` (default), a worker thread; or `"process"`, a child Node process of its
+   * own (about three times dearer to start), for code that may crash its process (native addons) or must not
+   * share the executor's memory. Both are ended for real by kill, timeout and cover.
    */
   readonly in?: "thread" | "process" | undefined
   /**
