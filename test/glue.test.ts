@@ -61,42 +61,53 @@ const survivors = (pids: ReadonlyArray<number>) =>
     return pids.filter(alive)
   })
 
-// One script per type: prints its argv joined by "|" and exits with the value given as params.
-const scripts: ReadonlyArray<{ glueType: string; command: string; source: string }> = [
-  { glueType: "GLUE_SHELL", command: "bash", source: "echo \"argv:$1|$2|$3\"\necho \"to stderr\" >&2\nexit $1\n" },
+// Per type: `source` prints its argv joined by "|" and exits with the value given as params; `sleeper` says
+// its pid and sleeps a minute (for timeout and kill).
+const scripts: ReadonlyArray<{ glueType: string; command: string; source: string; sleeper: string }> = [
+  {
+    glueType: "GLUE_SHELL",
+    command: "bash",
+    source: "echo \"argv:$1|$2|$3\"\necho \"to stderr\" >&2\nexit $1\n",
+    sleeper: "echo \"pid $$\"\nsleep 60\n"
+  },
   {
     glueType: "GLUE_PYTHON",
     command: "python3",
     source:
-      "import sys\nprint('argv:' + '|'.join(sys.argv[1:]))\nsys.stderr.write('to stderr\\n')\nsys.exit(int(sys.argv[1]))\n"
+      "import sys\nprint('argv:' + '|'.join(sys.argv[1:]))\nsys.stderr.write('to stderr\\n')\nsys.exit(int(sys.argv[1]))\n",
+    sleeper: "import os, time\nprint('pid', os.getpid(), flush=True)\ntime.sleep(60)\n"
   },
   {
     glueType: "GLUE_PYTHON2",
     command: "python",
     source:
-      "import sys\nprint('argv:' + '|'.join(sys.argv[1:]))\nsys.stderr.write('to stderr\\n')\nsys.exit(int(sys.argv[1]))\n"
+      "import sys\nprint('argv:' + '|'.join(sys.argv[1:]))\nsys.stderr.write('to stderr\\n')\nsys.exit(int(sys.argv[1]))\n",
+    sleeper: "import os, sys, time\nsys.stdout.write('pid %d\\n' % os.getpid())\nsys.stdout.flush()\ntime.sleep(60)\n"
   },
   {
     glueType: "GLUE_NODEJS",
     command: "node",
     source:
-      "console.log('argv:' + process.argv.slice(2).join('|'))\nconsole.error('to stderr')\nprocess.exitCode = Number(process.argv[2])\n"
+      "console.log('argv:' + process.argv.slice(2).join('|'))\nconsole.error('to stderr')\nprocess.exitCode = Number(process.argv[2])\n",
+    sleeper: "console.log('pid ' + process.pid)\nsetTimeout(() => {}, 60000)\n"
   },
   {
     glueType: "GLUE_PHP",
     command: "php",
     source:
-      "<?php\necho 'argv:' . implode('|', array_slice($argv, 1)) . \"\\n\";\nfwrite(STDERR, \"to stderr\\n\");\nexit((int)$argv[1]);\n"
+      "<?php\necho 'argv:' . implode('|', array_slice($argv, 1)) . \"\\n\";\nfwrite(STDERR, \"to stderr\\n\");\nexit((int)$argv[1]);\n",
+    sleeper: "<?php\necho 'pid ' . getmypid() . \"\\n\";\nflush();\nsleep(60);\n"
   },
   {
     glueType: "GLUE_POWERSHELL",
     command: "pwsh",
-    source: "Write-Output ('argv:' + ($args -join '|'))\n[Console]::Error.WriteLine('to stderr')\nexit [int]$args[0]\n"
+    source: "Write-Output ('argv:' + ($args -join '|'))\n[Console]::Error.WriteLine('to stderr')\nexit [int]$args[0]\n",
+    sleeper: "Write-Output \"pid $PID\"\nStart-Sleep -Seconds 60\n"
   }
 ]
 
 describe("GLUE scripts", () => {
-  for (const { command, glueType, source } of scripts) {
+  for (const { command, glueType, sleeper, source } of scripts) {
     const present = installed(command)
     it.live.skipIf(!present)(
       `${glueType} (${command}${
@@ -118,6 +129,33 @@ describe("GLUE scripts", () => {
           assert.strictEqual(failed.result.handleCode, 500)
           assert.strictEqual(failed.result.handleMsg, "script exit value(4) is failed")
           assert.include(yield* logOf(admin, failed.triggered.logId), "argv:4|0|1")
+        }).pipe(Effect.provide(scriptEnv())),
+      30_000
+    )
+
+    it.live.skipIf(!present)(
+      `${glueType} (${command}${
+        present ? "" : ": not installed on this machine, skipped"
+      }): a timeout (502) and a kill (500) each end the script, and no process of it is left`,
+      () =>
+        Effect.gen(function*() {
+          const admin = yield* MockAdmin.MockAdmin
+          const common = { handler: "", glueType, glueSource: sleeper, glueUpdatetime: 1700000000000, jobId: 2 }
+          const timed = yield* admin.trigger({ ...common, timeoutSeconds: 1 })
+          const [, timedPid] = yield* waitForLog(admin, timed.logId, /pid (\d+)/)
+          const timedOut = yield* admin.result(timed.logId, "10 seconds")
+          assert.deepStrictEqual([timedOut.handleCode, timedOut.handleMsg], [502, "job execute timeout "])
+          assert.deepStrictEqual(yield* survivors([Number(timedPid)]), [])
+
+          const killed = yield* admin.trigger(common)
+          const [, killedPid] = yield* waitForLog(admin, killed.logId, /pid (\d+)/)
+          yield* admin.kill(common.jobId)
+          const result = yield* admin.result(killed.logId, "10 seconds")
+          assert.deepStrictEqual([result.handleCode, result.handleMsg], [
+            500,
+            "scheduling center kill job. [job running, killed]"
+          ])
+          assert.deepStrictEqual(yield* survivors([Number(killedPid)]), [])
         }).pipe(Effect.provide(scriptEnv())),
       30_000
     )
