@@ -54,6 +54,9 @@ export const isScript = (glueType: string | undefined): boolean =>
 /** After SIGTERM, how long a killed script's process group has before SIGKILL. */
 const killGrace = Duration.seconds(2)
 
+/** After the script exits, how long its output may stay open (held by a process it left behind). */
+const outputGrace = Duration.seconds(2)
+
 /** Settings a script must not see: the executor's secrets (everything else is inherited, as in Java). */
 const hiddenVariables = [environmentNames.accessToken, environmentNames.redisUrl]
 
@@ -154,8 +157,19 @@ export const makeRunner = (logPath: string) =>
         const stderr = yield* copy(process.stderr)
         return yield* Effect.gen(function*() {
           const exit = yield* Effect.either(process.exitCode)
-          // Every line the script wrote is in the log before its result.
-          yield* Fiber.join(Fiber.zip(stdout, stderr))
+          // Every line the script wrote is in the log before its result. A process it left in the background
+          // (`daemon &`) may hold the output open for ever: past a grace, reading stops and the run ends.
+          const drained = yield* Fiber.join(Fiber.zip(stdout, stderr)).pipe(
+            Effect.timeout(outputGrace),
+            Effect.isSuccess
+          )
+          if (!drained) {
+            context.log(
+              `the script exited, but a process it started still holds its output: stopped reading after ${
+                Duration.format(outputGrace)
+              }`
+            )
+          }
           return exit._tag === "Right" ? exit.right : exitValueOfSignal(exit.left.message)
         }).pipe(Effect.onInterrupt(() => endGroup(process)))
       }))

@@ -247,6 +247,22 @@ describe("GLUE scripts", () => {
       }).pipe(Effect.provide(scriptEnv(logPath)))
     }))
 
+  it.live("a script that leaves a process in the background holding its output still ends", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      const started = Date.now()
+      const { result, triggered } = yield* admin.run({
+        handler: "",
+        glueType: "GLUE_SHELL",
+        glueSource: "sleep 30 &\necho \"daemon $!\"\nexit 0\n"
+      })
+      assert.strictEqual(result.handleCode, 200)
+      assert.isBelow(Date.now() - started, 10_000)
+      const log = yield* logOf(admin, triggered.logId)
+      assert.include(log, "still holds its output")
+      process.kill(Number(/daemon (\d+)/.exec(log)![1]), "SIGKILL")
+    }).pipe(Effect.provide(scriptEnv())))
+
   it.live("a missing interpreter is exit value -1, and the log says why", () =>
     Effect.gen(function*() {
       const admin = yield* MockAdmin.MockAdmin
