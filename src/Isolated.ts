@@ -155,7 +155,7 @@ const processChannel = `{
   finish: () => process.disconnect()
 }`
 
-type FromWorker =
+type FromJob =
   | { readonly kind: "log"; readonly message: string }
   | { readonly kind: "raw"; readonly line: string }
   | { readonly kind: "done"; readonly value: string | undefined }
@@ -184,7 +184,7 @@ interface Launch {
 type Settle = (outcome: Effect.Effect<Job.Outcome, Job.JobFailed | IsolatedJobError>) => void
 
 /** Handles what the job sends; the run settles with its result. */
-const receiver = (context: Job.PromiseContext<unknown>, settle: Settle) => (message: FromWorker) => {
+const receiver = (context: Job.PromiseContext<unknown>, settle: Settle) => (message: FromJob) => {
   switch (message.kind) {
     case "log":
       return context.log(message.message)
@@ -232,18 +232,16 @@ const exitedEarly = (what: string) =>
 /** Runs the module's function in a new worker thread; the thread is terminated however the run ends. */
 const runInThread = (launch: Launch) =>
   Effect.async<Job.Outcome, Job.JobFailed | IsolatedJobError>((resume) => {
-    let worker: WorkerThreads.Worker
+    const worker = new WorkerThreads.Worker(bootstrap(threadChannel), {
+      eval: true,
+      ...(launch.resourceLimits === undefined ? {} : { resourceLimits: launch.resourceLimits })
+    })
     try {
-      worker = new WorkerThreads.Worker(bootstrap(threadChannel), {
-        eval: true,
-        ...(launch.resourceLimits === undefined ? {} : { resourceLimits: launch.resourceLimits })
-      })
       worker.postMessage(startData(launch, "thread"))
     } catch (error) {
       // E.g. params that cannot be copied to another thread.
-      resume(
-        Effect.fail(new IsolatedJobError({ message: `cannot start the worker: ${error}`, remoteStack: undefined }))
-      )
+      void worker.terminate()
+      resume(Effect.fail(new IsolatedJobError({ message: `cannot start the job: ${error}`, remoteStack: undefined })))
       return
     }
     let settled = false
@@ -283,8 +281,9 @@ const runInProcess = (launch: Launch) =>
     const child = ChildProcess.spawn(
       process.execPath,
       [
-        // The executor's own flags (a TypeScript loader, say), so the module loads as it would here.
-        ...process.execArgv,
+        // The executor's own flags (a TypeScript loader, say), so the module loads as it would here; not a
+        // debugger's, whose port the executor holds.
+        ...process.execArgv.filter((flag) => !/^--(inspect|debug)/.test(flag)),
         ...(heap === undefined ? [] : [`--max-old-space-size=${heap}`]),
         "-e",
         bootstrap(processChannel)
@@ -317,14 +316,20 @@ const runInProcess = (launch: Launch) =>
       outcome ??= result
     }
     child.on("message", receiver(launch.context, settle))
-    child.on("error", (error) =>
+    // Ended (and, since the group is killed, its output all read): the run is over.
+    const closed = new Promise<void>((done) => child.on("close", () => done()))
+    child.on("error", (error) => {
       settle(
         Effect.fail(
           new IsolatedJobError({ message: `cannot start the process: ${error.message}`, remoteStack: undefined })
         )
-      ))
-    // Ended (and, since the group is killed, its output all read): the run is over.
-    const closed = new Promise<void>((done) => child.on("close", () => done()))
+      )
+      // A process that never started may never report a close.
+      if (child.pid === undefined && !stopped) {
+        stopped = true
+        resume(outcome!)
+      }
+    })
     child.on("exit", (code, signal) => {
       signalGroup("SIGKILL")
       settle(exitedEarly(`the job's process exited (${signal ?? `code ${code}`})`))
