@@ -83,7 +83,8 @@ process.on("exit", () => {
 /** Starts a target process (`bench/targets/<script>`) and waits for its `READY <port>`. */
 export const startTarget = (script: string, env: Record<string, string>) =>
   new Promise<Target>((resolve, reject) => {
-    const profile = process.env.PROFILE && script === "executor.ts"
+    // PROFILE=<dir> writes a CPU profile of the executor (or of PROFILE_SCRIPT, e.g. ceiling.ts) there.
+    const profile = process.env.PROFILE && script === (process.env.PROFILE_SCRIPT ?? "executor.ts")
       ? ["--cpu-prof", `--cpu-prof-dir=${process.env.PROFILE}`]
       : []
     const child = ChildProcess.spawn(process.execPath, [
@@ -193,6 +194,27 @@ export const triggerBody = (options: {
   })
 
 export const accepted = (reply: string) => reply.startsWith("{\"code\":200")
+
+/**
+ * CPU time a process has used so far, in µs: all its threads, and its main thread alone (from `/proc`, so
+ * Linux only; zeros elsewhere). Unlike throughput, it barely moves when the machine is busy with others.
+ */
+export const cpuMicros = (pid: number): { readonly total: number; readonly main: number } => {
+  const ticks = (stat: string) => {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return Number(fields[11]) + Number(fields[12])
+  }
+  const perTick = 1e6 / 100 // USER_HZ is 100 on Linux
+  try {
+    return {
+      total: ticks(Fs.readFileSync(`/proc/${pid}/stat`, "utf8")) * perTick,
+      main: ticks(Fs.readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8")) * perTick
+    }
+  } catch {
+    return { total: 0, main: 0 }
+  }
+}
 
 /** A field of `/proc/<pid>/status` in KiB (VmRSS: resident now; VmHWM: the peak so far). */
 export const statusKiB = (pid: number, field: "VmRSS" | "VmHWM"): number => {

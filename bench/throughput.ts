@@ -9,7 +9,7 @@
  */
 import * as Http from "node:http"
 import * as Os from "node:os"
-import { executorEnv, ms, percentiles, post, startSink, startTarget, tempLogDir } from "./lib.js"
+import { cpuMicros, executorEnv, ms, percentiles, post, startSink, startTarget, tempLogDir } from "./lib.js"
 
 const TRIGGERS = Number(process.env.TRIGGERS ?? 20_000)
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
@@ -20,6 +20,8 @@ interface Figures {
   readonly throughput: number
   readonly run: readonly [number, number]
   readonly result: readonly [number, number]
+  /** CPU µs per trigger: the target's threads together, and its main thread. */
+  readonly cpu: { readonly total: number; readonly main: number }
 }
 
 /** Drives one target with the load; logIds start at `firstLogId` so the targets never share one. */
@@ -44,6 +46,7 @@ const measure = async (script: string, firstLogId: number, triggers = TRIGGERS):
   const agent = new Http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
   const runLatencies: Array<number> = []
   let next = 0
+  const cpuBefore = cpuMicros(target.pid)
   const started = performance.now()
   await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
     while (next < triggers) {
@@ -68,17 +71,28 @@ const measure = async (script: string, firstLogId: number, triggers = TRIGGERS):
   }))
   await allResults
   const seconds = (performance.now() - started) / 1000
+  const cpuAfter = cpuMicros(target.pid)
   agent.destroy()
   await target.stop()
   sink.close()
-  return { throughput: triggers / seconds, run: percentiles(runLatencies), result: percentiles(resultLatencies) }
+  return {
+    throughput: triggers / seconds,
+    run: percentiles(runLatencies),
+    result: percentiles(resultLatencies),
+    cpu: {
+      total: (cpuAfter.total - cpuBefore.total) / triggers,
+      main: (cpuAfter.main - cpuBefore.main) / triggers
+    }
+  }
 }
 
 const show = (name: string, f: Figures) =>
   console.log(
     `  ${name.padEnd(22)} ${f.throughput.toFixed(0).padStart(7)} results/s   /run p50 ${ms(f.run[0])} p99 ${
       ms(f.run[1])
-    }   trigger→result p50 ${ms(f.result[0])} p99 ${ms(f.result[1])}`
+    }   trigger→result p50 ${ms(f.result[0])} p99 ${ms(f.result[1])}   CPU ${
+      f.cpu.total.toFixed(0)
+    } µs/trigger (main thread ${f.cpu.main.toFixed(0)})`
   )
 
 const median = (rounds: Array<Figures>) =>
@@ -97,7 +111,9 @@ export const run = async () => {
     console.log(
       `  round ${round + 1}: ceiling ${ceilings[round].throughput.toFixed(0)}, effect-xxl-job ${
         executors[round].throughput.toFixed(0)
-      } results/s`
+      } results/s; CPU per trigger ${ceilings[round].cpu.total.toFixed(0)} vs ${
+        executors[round].cpu.total.toFixed(0)
+      } µs`
     )
   }
   const ceiling = median(ceilings)

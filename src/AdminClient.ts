@@ -5,8 +5,6 @@
  *
  * @since 1.0.0
  */
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -14,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Undici from "undici"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { AdminReply, type CallbackItem, encodeCallbackBody, type RegistryParam } from "./Wire.js"
 
@@ -78,37 +77,48 @@ const judge = (status: number, body: string): string | undefined => {
 }
 
 /**
- * An admin client over `@effect/platform`'s HttpClient.
+ * An admin client over undici: a small pool of keep-alive connections per admin. (Through `@effect/platform`'s
+ * HttpClient a callback request cost ~300 µs more CPU, measured: spans, scopes and streams per request, at
+ * hundreds of requests a second under load.)
  *
  * @since 1.0.0
  * @category constructors
  */
 export const make = Effect.gen(function*() {
   const settings = yield* ExecutorConfig
-  const http = yield* HttpClient.HttpClient
+  const dispatcher = yield* Effect.acquireRelease(
+    Effect.sync(() => new Undici.Agent({ connections: 8 })),
+    (agent) => Effect.promise(() => agent.close())
+  )
   const headers: Record<string, string> = {
+    "content-type": "application/json;charset=UTF-8",
     "XXL-JOB-ACCESS-TOKEN": Redacted.value(settings.accessToken)
   }
   if (settings.protocol === "3.5") headers["XXL-JOB-APPNAME"] = settings.appName
   const bases = settings.adminAddresses.map((address) => address.replace(/\/+$/, ""))
 
-  const postOne = (url: string, body: unknown) =>
-    HttpClientRequest.post(url).pipe(
-      HttpClientRequest.setHeaders(headers),
-      HttpClientRequest.bodyUnsafeJson(body),
-      http.execute,
-      Effect.flatMap((response) => Effect.map(response.text, (text) => judge(response.status, text))),
-      Effect.scoped,
+  /** One POST: undefined when the admin took it, else what went wrong. Interrupting it aborts the request. */
+  const postOne = (url: string, body: string) =>
+    Effect.async<string | undefined>((resume, signal) => {
+      Undici.request(url, { dispatcher, method: "POST", headers, body, signal }).then(
+        (response) => response.body.text().then((text) => judge(response.statusCode, text)),
+        (error: Error) => `unreachable (${error.message})`
+      ).then(
+        (problem) => resume(Effect.succeed(problem)),
+        (error: Error) => resume(Effect.succeed(`unreachable (${error.message})`))
+      )
+    }).pipe(
       Effect.timeoutFail({
         duration: settings.adminTimeout,
         onTimeout: () => `no answer within ${Duration.format(settings.adminTimeout)}`
       }),
-      Effect.catchAll((error) => Effect.succeed(typeof error === "string" ? error : `unreachable (${error.message})`))
+      Effect.merge
     )
 
   /** Tries each admin in order; the first code 200 ends the round. */
-  const post = (name: string, body: unknown) =>
+  const post = (name: string, value: unknown) =>
     Effect.gen(function*() {
+      const body = JSON.stringify(value)
       const attempts: Array<string> = []
       for (const base of bases) {
         const url = `${base}/api/${name}`
@@ -130,7 +140,4 @@ export const make = Effect.gen(function*() {
  * @since 1.0.0
  * @category layers
  */
-export const layer: Layer.Layer<AdminClient, never, ExecutorConfig | HttpClient.HttpClient> = Layer.effect(
-  AdminClient,
-  make
-)
+export const layer: Layer.Layer<AdminClient, never, ExecutorConfig> = Layer.scoped(AdminClient, make)

@@ -7,7 +7,6 @@
  *
  * @since 1.0.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -144,7 +143,7 @@ export const layer = <R>(
     Layer.provide(Layer.mergeAll(
       logStore,
       OutboxStore.layerFile,
-      AdminClient.layer.pipe(Layer.provide(NodeHttpClient.layerUndici))
+      AdminClient.layer
     ))
   )
 
