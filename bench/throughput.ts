@@ -25,7 +25,12 @@ interface Figures {
 }
 
 /** Drives one target with the load; logIds start at `firstLogId` so the targets never share one. */
-const measure = async (script: string, firstLogId: number, triggers = TRIGGERS): Promise<Figures> => {
+const measure = async (
+  script: string,
+  firstLogId: number,
+  triggers = TRIGGERS,
+  env: Record<string, string> = {}
+): Promise<Figures> => {
   const sent = new Map<number, number>()
   const resultLatencies: Array<number> = []
   let results = 0
@@ -41,7 +46,8 @@ const measure = async (script: string, firstLogId: number, triggers = TRIGGERS):
   const logPath = tempLogDir()
   const target = await startTarget(script, {
     ...executorEnv(sink.url, logPath),
-    XXL_JOB_EXECUTOR_QUEUE_LIMIT: String(triggers)
+    XXL_JOB_EXECUTOR_QUEUE_LIMIT: String(triggers),
+    ...env
   })
   const agent = new Http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
   const runLatencies: Array<number> = []
@@ -88,7 +94,7 @@ const measure = async (script: string, firstLogId: number, triggers = TRIGGERS):
 
 const show = (name: string, f: Figures) =>
   console.log(
-    `  ${name.padEnd(22)} ${f.throughput.toFixed(0).padStart(7)} results/s   /run p50 ${ms(f.run[0])} p99 ${
+    `  ${name.padEnd(24)} ${f.throughput.toFixed(0).padStart(7)} results/s   /run p50 ${ms(f.run[0])} p99 ${
       ms(f.run[1])
     }   trigger→result p50 ${ms(f.result[0])} p99 ${ms(f.result[1])}   CPU ${
       f.cpu.total.toFixed(0)
@@ -104,26 +110,35 @@ export const run = async () => {
   )
   await measure("ceiling.ts", 900_000_000, Math.min(TRIGGERS, 5000))
   const ceilings: Array<Figures> = []
+  const withFiles: Array<Figures> = []
   const executors: Array<Figures> = []
   for (let round = 0; round < ROUNDS; round++) {
     ceilings.push(await measure("ceiling.ts", 1 + round * TRIGGERS))
+    withFiles.push(await measure("ceiling.ts", 5_000_000 + round * TRIGGERS, TRIGGERS, { CEILING_LOG_FILES: "1" }))
     executors.push(await measure("executor.ts", 10_000_000 + round * TRIGGERS))
     console.log(
-      `  round ${round + 1}: ceiling ${ceilings[round].throughput.toFixed(0)}, effect-xxl-job ${
-        executors[round].throughput.toFixed(0)
-      } results/s; CPU per trigger ${ceilings[round].cpu.total.toFixed(0)} vs ${
-        executors[round].cpu.total.toFixed(0)
-      } µs`
+      `  round ${round + 1}: ceiling ${ceilings[round].throughput.toFixed(0)}, with log files ${
+        withFiles[round].throughput.toFixed(0)
+      }, effect-xxl-job ${executors[round].throughput.toFixed(0)} results/s; CPU per trigger ${
+        ceilings[round].cpu.total.toFixed(0)
+      }, ${withFiles[round].cpu.total.toFixed(0)}, ${executors[round].cpu.total.toFixed(0)} µs`
     )
   }
   const ceiling = median(ceilings)
+  const ceilingWithFiles = median(withFiles)
   const executor = median(executors)
   show("ceiling (bare node:http)", ceiling)
+  show("ceiling + log files", ceilingWithFiles)
   show("effect-xxl-job", executor)
   console.log(
     `  ratio to the ceiling    ${
       (executor.throughput / ceiling.throughput).toFixed(2)
     } (target ≥ 0.60; medians of ${ROUNDS} rounds)`
+  )
+  console.log(
+    `  ratio to the ceiling with Java's log file per run ${
+      (executor.throughput / ceilingWithFiles.throughput).toFixed(2)
+    } (the disk's share of the gap; the ceiling alone writes none)`
   )
   console.log(`  /run p99               ${ms(executor.run[1])} (target < 25 ms)`)
 }

@@ -2,9 +2,20 @@
  * The ceiling: a bare node:http server that does the least an executor must — parse the `/run` body, answer,
  * and send an echo result to the admin in batches — with nothing else (no lanes, no logs, no journal).
  * Prints `READY <port>`.
+ *
+ * With `CEILING_LOG_FILES=1` it also writes each run's log file as Java lays them out (two lines in
+ * `{logPath}/{yyyy-MM-dd}/{logId}.log`, through the executor's own file-writing thread): the least a
+ * file-per-run executor can do, to tell the disk's share of the gap from the executor's.
  */
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import * as Path from "node:path"
+import * as AppendThread from "../../src/internal/appendThread.js"
+import { dayOf } from "../../src/JobLog.js"
+
+const logPath = process.env.CEILING_LOG_FILES === "1" ? process.env.XXL_JOB_EXECUTOR_LOGPATH : undefined
+const appender = logPath === undefined ? undefined : AppendThread.make(() => {})
+const logLine = (message: string) => `${new Date().toISOString()} [ceiling]-[INFO]-[main] ${message}\n`
 
 const admin = process.env.XXL_JOB_ADMIN_ADDRESSES ?? ""
 const agent = new Http.Agent({ keepAlive: true, maxSockets: 4 })
@@ -49,6 +60,10 @@ const server = Http.createServer((req, res) => {
     const trigger = JSON.parse(body) as { logId: number; logDateTime: number }
     res.writeHead(200, { "content-type": "application/json;charset=UTF-8" })
     res.end("{\"code\":200,\"msg\":\"Success\"}")
+    if (appender !== undefined) {
+      const file = Path.join(logPath!, dayOf(trigger.logDateTime), `${trigger.logId}.log`)
+      appender.append(file, logLine("----------- xxl-job job execute start -----------") + logLine("result ok"))
+    }
     pending.push({ logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: 200, handleMsg: "ok" })
     setImmediate(flush)
   })
