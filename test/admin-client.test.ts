@@ -2,7 +2,6 @@
  * The admin client against real loopback servers that misbehave in the ways admins do, and the registry
  * beat on the TestClock.
  */
-import { NodeHttpClient } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Either, Layer, TestClock } from "effect"
 import * as Http from "node:http"
@@ -50,7 +49,7 @@ const json = (body: unknown) => (_: Seen, res: Http.ServerResponse) => {
 /** A client built in the test's scope (its connection pool lives as long as the test). */
 const clientFor = (options: ExecutorConfig.Options) =>
   Layer.build(AdminClient.layer.pipe(
-    Layer.provide(Layer.mergeAll(ExecutorConfig.layer({ appName: "app", ...options }), NodeHttpClient.layerUndici))
+    Layer.provide(ExecutorConfig.layer({ appName: "app", ...options }))
   )).pipe(Effect.map(Context.get(AdminClient.AdminClient)))
 
 const registry = new Wire.RegistryParam({
@@ -175,3 +174,67 @@ describe("Registration", () => {
       assert.deepStrictEqual(admin.calls, [])
     }))
 })
+
+describe("AdminClient through a proxy", () => {
+  /** A client made while the environment holds `env` (the client reads the proxy variables when made). */
+  const clientWithEnv = (env: Record<string, string>, options: ExecutorConfig.Options) =>
+    Effect.gen(function*() {
+      const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]))
+      Object.assign(process.env, env)
+      return yield* clientFor(options).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          for (const [name, value] of Object.entries(saved)) {
+            if (value === undefined) delete process.env[name]
+            else process.env[name] = value
+          }
+        }))
+      )
+    })
+
+  it.scopedLive("goes through the proxy HTTP_PROXY names, except to the hosts NO_PROXY lists", () =>
+    Effect.gen(function*() {
+      const admin = yield* fakeAdmin(json({ code: 200, msg: null }))
+      const proxy = yield* forwardProxy
+      const viaProxy = yield* clientWithEnv({ HTTP_PROXY: proxy.url, NO_PROXY: "" }, { adminAddresses: admin.url })
+      yield* viaProxy.registry(registry)
+      assert.deepStrictEqual(proxy.seen, [`POST ${admin.url}/api/registry`])
+      assert.strictEqual(admin.seen.length, 1)
+
+      const bypassing = yield* clientWithEnv({ HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" }, {
+        adminAddresses: admin.url
+      })
+      yield* bypassing.registry(registry)
+      assert.strictEqual(proxy.seen.length, 1)
+      assert.strictEqual(admin.seen.length, 2)
+    }))
+})
+
+/** A forward HTTP proxy on loopback: notes each request (method and absolute URL) and passes it on. */
+const forwardProxy = Effect.acquireRelease(
+  Effect.async<{ url: string; seen: Array<string>; server: Http.Server }>((resume) => {
+    const seen: Array<string> = []
+    const server = Http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`)
+      const target = new URL(req.url!)
+      const upstream = Http.request(
+        { host: target.hostname, port: target.port, path: target.pathname, method: req.method, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(res)
+        }
+      )
+      upstream.on("error", () => res.destroy())
+      req.pipe(upstream)
+    })
+    server.listen(
+      0,
+      "127.0.0.1",
+      () => resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, server }))
+    )
+  }),
+  ({ server }) =>
+    Effect.async<void>((resume) => {
+      server.closeAllConnections()
+      server.close(() => resume(Effect.void))
+    })
+)
