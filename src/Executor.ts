@@ -148,22 +148,25 @@ export const layer = <R>(
   )
 
 /**
- * The executor configured from the environment (`XXL_JOB_*`), over the options given in code, with traces to
- * an OTLP endpoint when the standard `OTEL_*` variables name one (see `Otlp`).
+ * The executor configured from the environment (`XXL_JOB_*`, after a `.env` file in the working directory is
+ * loaded: see `ExecutorConfig.loadEnvFile`), over the options given in code, with traces to an OTLP endpoint
+ * when the standard `OTEL_*` variables name one (see `Otlp`).
  *
  * @since 1.0.0
  * @category layers
  */
 export const layerFromEnv = <R>(
   registry: Job.Registry<R>,
-  options: ExecutorConfig.Options = {}
+  options: ExecutorConfig.Options = {},
+  env: ExecutorConfig.EnvFileOptions = {}
 ): Layer.Layer<
   Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
   ServeError | ExecutorConfig.ExecutorConfigError,
   R
 > =>
   layer(registry).pipe(
-    // Built before the executor, so that it and its runs see the tracer and the log format.
+    // Built before the executor (and after the settings, so after the .env file is loaded), so that the
+    // executor and its runs see the tracer and the log format.
     Layer.provide(Layer.merge(Otlp.layerFromEnv, logFormat)),
-    Layer.provideMerge(ExecutorConfig.layerFromEnv(options))
+    Layer.provideMerge(ExecutorConfig.layerFromEnv(options, env))
   )

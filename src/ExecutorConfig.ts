@@ -15,7 +15,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Fs from "node:fs"
 import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Util from "node:util"
 import type { Protocol } from "./Wire.js"
 
 /**
@@ -434,6 +437,39 @@ export const fromEnv = (options: Options = {}): Effect.Effect<Settings, Executor
   })
 
 /**
+ * Loads a `.env` file into `process.env` the way dotenv and `node --env-file` do: a variable the environment
+ * already has keeps its value, so the precedence is the environment, then the file, then the options in
+ * code, then the defaults. Every variable in the file is loaded (the proxy and `OTEL_*` variables, your own
+ * jobs' settings), not only `XXL_JOB_*`. A missing file is no error unless `required`. The names loaded.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const loadEnvFile = (
+  path = ".env",
+  options: { readonly required?: boolean | undefined } = {}
+): Effect.Effect<ReadonlyArray<string>, ExecutorConfigError> =>
+  Effect.gen(function*() {
+    const file = Path.resolve(path)
+    let text: string
+    try {
+      text = Fs.readFileSync(file, "utf8")
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT" && options.required !== true) return []
+      return yield* invalid(file, `cannot read the env file (${(error as Error).message})`)
+    }
+    const parsed = Util.parseEnv(text)
+    const loaded: Array<string> = []
+    for (const [name, value] of Object.entries(parsed)) {
+      if (value === undefined || process.env[name] !== undefined) continue
+      process.env[name] = value
+      loaded.push(name)
+    }
+    if (loaded.length > 0) yield* Effect.logInfo(`loaded ${loaded.length} variable(s) from ${file}`)
+    return loaded
+  })
+
+/**
  * @since 1.0.0
  * @category layers
  */
@@ -444,8 +480,33 @@ export const layer = (options: Options = {}): Layer.Layer<ExecutorConfig, Execut
  * @since 1.0.0
  * @category layers
  */
-export const layerFromEnv = (options: Options = {}): Layer.Layer<ExecutorConfig, ExecutorConfigError> =>
-  Layer.effect(ExecutorConfig, fromEnv(options))
+export const layerFromEnv = (
+  options: Options = {},
+  env: EnvFileOptions = {}
+): Layer.Layer<ExecutorConfig, ExecutorConfigError> =>
+  Layer.effect(ExecutorConfig, Effect.zipRight(loadEnvFileOf(env), fromEnv(options)))
+
+/**
+ * Where `layerFromEnv` finds a `.env` file: `.env` in the working directory by default (no error when there is
+ * none), another path (then it must exist), or `false` for none.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface EnvFileOptions {
+  readonly envFile?: string | false | undefined
+}
+
+/**
+ * Loads the `.env` file the options name (see `EnvFileOptions`).
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const loadEnvFileOf = (env: EnvFileOptions): Effect.Effect<ReadonlyArray<string>, ExecutorConfigError> =>
+  env.envFile === false
+    ? Effect.succeed([])
+    : loadEnvFile(env.envFile ?? ".env", { required: env.envFile !== undefined })
 
 /**
  * The address registered with the admin: the configured one verbatim, else `http://{ip}:{port}/` with the

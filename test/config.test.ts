@@ -1,5 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { ExecutorConfig } from "../src/index.js"
 
 const fromEnv = (env: Record<string, string>, options: ExecutorConfig.Options = {}) =>
@@ -93,4 +96,64 @@ describe("ExecutorConfig", () => {
     const fixed = Effect.runSync(ExecutorConfig.make({ address: "http://executor.svc:9999" }))
     assert.strictEqual(ExecutorConfig.registeredAddress(fixed, 1234), "http://executor.svc:9999")
   })
+})
+
+describe("ExecutorConfig from a .env file", () => {
+  /** Runs `use` with a .env file holding `text`, and takes back every variable it loaded afterwards. */
+  const withEnvFile = <A, E>(text: string, use: (path: string) => Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-dotenv-"))
+      const path = Path.join(dir, ".env")
+      Fs.writeFileSync(path, text)
+      const before = new Set(Object.keys(process.env))
+      return yield* use(path).pipe(Effect.ensuring(Effect.sync(() => {
+        for (const name of Object.keys(process.env)) if (!before.has(name)) delete process.env[name]
+        Fs.rmSync(dir, { recursive: true, force: true })
+      })))
+    })
+
+  it.effect("precedence: the environment, then the .env file, then the code, then the defaults", () =>
+    withEnvFile(
+      [
+        "# comments and quotes as dotenv has them",
+        "XXL_JOB_EXECUTOR_APPNAME=from-dotenv",
+        "XXL_JOB_EXECUTOR_PORT=\"9123\"",
+        "XXL_JOB_EXECUTOR_LOGPATH='/tmp/from-dotenv'",
+        "XXL_JOB_TEST_ONLY_FROM_DOTENV=yes"
+      ].join("\n"),
+      (path) =>
+        Effect.gen(function*() {
+          process.env.XXL_JOB_EXECUTOR_LOGPATH = "/tmp/from-environment"
+          const settings = yield* ExecutorConfig.ExecutorConfig.pipe(
+            Effect.provide(ExecutorConfig.layerFromEnv(
+              { appName: "from-code", port: 1, queueLimit: 7 },
+              { envFile: path }
+            ))
+          )
+          assert.strictEqual(settings.logPath, "/tmp/from-environment")
+          assert.strictEqual(settings.appName, "from-dotenv")
+          assert.strictEqual(settings.port, 9123)
+          assert.strictEqual(settings.queueLimit, 7)
+          assert.isTrue(Duration.equals(settings.registryInterval, Duration.seconds(30)))
+          // Every variable of the file is loaded, for the jobs and the other libraries too.
+          assert.strictEqual(process.env.XXL_JOB_TEST_ONLY_FROM_DOTENV, "yes")
+        }).pipe(Effect.ensuring(Effect.sync(() => delete process.env.XXL_JOB_EXECUTOR_LOGPATH)))
+    ))
+
+  it.effect("a bad value from the file is refused, naming the variable", () =>
+    withEnvFile("XXL_JOB_EXECUTOR_PORT=abc\n", (path) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(
+          ExecutorConfig.ExecutorConfig.pipe(Effect.provide(ExecutorConfig.layerFromEnv({}, { envFile: path })))
+        )
+        assert.strictEqual(error.message, "XXL_JOB_EXECUTOR_PORT: expected an integer, got \"abc\"")
+      })))
+
+  it.effect("a named file must exist; the default .env may be absent; false reads none", () =>
+    Effect.gen(function*() {
+      const missing = yield* Effect.flip(ExecutorConfig.loadEnvFile("/nonexistent/.env", { required: true }))
+      assert.include(missing.message, "/nonexistent/.env: cannot read the env file")
+      assert.deepStrictEqual(yield* ExecutorConfig.loadEnvFile("/nonexistent/.env"), [])
+      assert.deepStrictEqual(yield* ExecutorConfig.loadEnvFileOf({ envFile: false }), [])
+    }))
 })
