@@ -20,6 +20,7 @@ import type { JobLog } from "./JobLog.js"
 import * as JobLogFile from "./JobLogFile.js"
 import * as JobLogRedis from "./JobLogRedis.js"
 import * as Lanes from "./Lanes.js"
+import * as Mount from "./Mount.js"
 import * as Otlp from "./Otlp.js"
 import * as Outbox from "./Outbox.js"
 import * as OutboxStore from "./OutboxStore.js"
@@ -66,16 +67,16 @@ export const layerCore = <R>(
     Layer.provideMerge(Outbox.layer)
   )
 
-const serving = Layer.scoped(
-  Executor,
+/**
+ * The executor once its endpoints are reachable at `port`: it registers with the admin, and at shutdown
+ * refuses new triggers, removes itself from the registry and drains its runs.
+ */
+const running = (port: number, metricsPort: number | undefined, where: string) =>
   Effect.gen(function*() {
-    const { metricsPort, port } = yield* Server.Server
     const settings = yield* ExecutorConfig.ExecutorConfig
     const address = ExecutorConfig.registeredAddress(settings, port)
     const lanes = yield* Lanes.Lanes
-    yield* Effect.logInfo(
-      `executor "${settings.appName}" listening on ${settings.host}:${port}, registered as ${address}`
-    )
+    yield* Effect.logInfo(`executor "${settings.appName}" ${where}, registered as ${address}`)
     // Shutdown, while the server still answers (finalizers run last-added first):
     // 1. refuse new triggers with a clear 500; 2. registryRemove; 3. let runs finish within the grace
     // period, then stop them. The server closes after this, then the outbox delivers what is left.
@@ -84,7 +85,27 @@ const serving = Layer.scoped(
     yield* Effect.addFinalizer(() =>
       Effect.zipRight(lanes.refuseNew, Effect.logInfo("shutting down: new triggers are refused"))
     )
-    return { address, port, metricsPort }
+    return { address, port, metricsPort } satisfies Service
+  })
+
+const serving = Layer.scoped(
+  Executor,
+  Effect.gen(function*() {
+    const { metricsPort, port } = yield* Server.Server
+    const settings = yield* ExecutorConfig.ExecutorConfig
+    return yield* running(port, metricsPort, `listening on ${settings.host}:${port}`)
+  })
+)
+
+const mounted = Layer.scoped(
+  Executor,
+  Effect.gen(function*() {
+    const { basePath } = yield* Mount.Mount
+    const settings = yield* ExecutorConfig.ExecutorConfig
+    // The address is required when mounted (Mount checks it): its port is the host server's.
+    const url = new URL(settings.address!)
+    const port = Number(url.port || (url.protocol === "https:" ? 443 : 80))
+    return yield* running(port, undefined, `mounted at ${basePath === "" ? "/" : basePath}`)
   })
 )
 
@@ -167,6 +188,47 @@ export const layerFromEnv = <R>(
   layer(registry).pipe(
     // Built before the executor (and after the settings, so after the .env file is loaded), so that the
     // executor and its runs see the tracer and the log format.
+    Layer.provide(Layer.merge(Otlp.layerFromEnv, logFormat)),
+    Layer.provideMerge(ExecutorConfig.layerFromEnv(options, env))
+  )
+
+/**
+ * The executor without a server of its own, its endpoints served by yours through the `Mount` handlers
+ * (`XXL_JOB_EXECUTOR_ADDRESS` must say where: see `Mount`). Stores and admin client as in `layer`.
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerMounted = <R>(
+  registry: Job.Registry<R>
+): Layer.Layer<
+  Executor | Mount.Mount | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
+  ExecutorConfig.ExecutorConfigError,
+  R | ExecutorConfig.ExecutorConfig
+> =>
+  mounted.pipe(
+    Layer.provideMerge(Mount.layer),
+    Layer.provideMerge(layerCore(registry)),
+    Layer.provide(Layer.mergeAll(logStore, OutboxStore.layerFile, AdminClient.layer))
+  )
+
+/**
+ * `layerMounted`, configured as `layerFromEnv` configures the executor (the environment, a `.env` file, the
+ * options in code; traces from `OTEL_*`).
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerMountedFromEnv = <R>(
+  registry: Job.Registry<R>,
+  options: ExecutorConfig.Options = {},
+  env: ExecutorConfig.EnvFileOptions = {}
+): Layer.Layer<
+  Executor | Mount.Mount | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
+  ExecutorConfig.ExecutorConfigError,
+  R
+> =>
+  layerMounted(registry).pipe(
     Layer.provide(Layer.merge(Otlp.layerFromEnv, logFormat)),
     Layer.provideMerge(ExecutorConfig.layerFromEnv(options, env))
   )

@@ -104,8 +104,22 @@ const utf8 = new TextDecoder("utf-8")
 const decodeUtf8 = (bytes: Buffer) => utf8.decode(bytes)
 
 /** `GET /metrics`, with or without a query string (scrapers may add one). */
-const isMetricsRequest = (request: Http.IncomingMessage) =>
-  request.method === "GET" && (request.url === "/metrics" || request.url?.startsWith("/metrics?") === true)
+export const isMetricsRoute = (method: string | undefined, route: string | undefined) =>
+  method === "GET" && (route === "/metrics" || route?.startsWith("/metrics?") === true)
+
+const isMetricsRequest = (request: Http.IncomingMessage) => isMetricsRoute(request.method, request.url)
+
+/**
+ * A body a framework has already read (Express's `express.json()`, say): the request's stream is spent, and
+ * `request.body` holds it, as text, bytes or parsed JSON.
+ */
+const alreadyRead = (request: Http.IncomingMessage): string | undefined => {
+  const body = (request as { body?: unknown }).body
+  if (!request.readableEnded || body === undefined) return undefined
+  if (typeof body === "string") return body
+  if (Buffer.isBuffer(body)) return decodeUtf8(body)
+  return JSON.stringify(body)
+}
 
 const respond = (response: Http.ServerResponse, reply: Wire.Reply, close: boolean) => {
   if (response.destroyed) return
@@ -133,10 +147,15 @@ export const makeHandler = Effect.gen(function*() {
   const reading = new Set<Reading>()
   const unreadable = Wire.failure(Messages.requestError("the request could not be read"))
 
-  const answer = (request: Http.IncomingMessage, response: Http.ServerResponse, body: string | "too-large") => {
+  const answer = (
+    request: Http.IncomingMessage,
+    response: Http.ServerResponse,
+    route: string,
+    body: string | "too-large"
+  ) => {
     let now: Wire.Reply | Effect.Effect<Wire.Reply>
     try {
-      now = api.handleNow({ method: request.method ?? "", url: request.url ?? "", headers: request.headers, body })
+      now = api.handleNow({ method: request.method ?? "", url: route, headers: request.headers, body })
     } catch {
       return respond(response, unreadable, true)
     }
@@ -167,25 +186,39 @@ export const makeHandler = Effect.gen(function*() {
     response.end("only GET /metrics here\n")
   }
 
-  const handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
-    if (settings.metrics === "on" && isMetricsRequest(request)) {
+  /**
+   * Answers a request. `route` is the request target the executor routes on: the URL itself, or what is left
+   * of it under the path the executor is mounted at.
+   */
+  const handle = (request: Http.IncomingMessage, response: Http.ServerResponse, route = request.url ?? "") => {
+    if (settings.metrics === "on" && isMetricsRoute(request.method, route)) {
       return serveMetrics(response)
     }
-    if (request.method !== "POST") return answer(request, response, "")
+    if (request.method !== "POST") return answer(request, response, route, "")
+    const read = alreadyRead(request)
+    if (read !== undefined) {
+      return answer(
+        request,
+        response,
+        route,
+        Buffer.byteLength(read, "utf8") > settings.maxBodyBytes ? "too-large" : read
+      )
+    }
     readBody(request, settings.maxBodyBytes, reading, (body) => {
       if (body === "too-slow") {
         return respond(response, Wire.failure(Messages.bodyTooSlow(Duration.format(settings.requestTimeout))), true)
       }
-      answer(request, response, body)
+      answer(request, response, route, body)
     })
   }
+  const handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => handle(request, response)
 
   // One sweep a second finds the bodies past their time: cheaper than a timer per request.
   const sweep = () => {
     const limit = Date.now() - timeoutMs
     for (const entry of reading) if (entry.startedAt <= limit) entry.timedOut()
   }
-  return { handler, metricsHandler, sweep }
+  return { handle, handler, metricsHandler, sweep }
 })
 
 /** Listens, and gives the port bound. */

@@ -33,6 +33,8 @@ export * as Metrics from "./Metrics.js"
 /** @since 1.0.0 */
 export * as MockAdmin from "./MockAdmin.js"
 /** @since 1.0.0 */
+export * as Mount from "./Mount.js"
+/** @since 1.0.0 */
 export * as Outbox from "./Outbox.js"
 /** @since 1.0.0 */
 export * as OutboxStore from "./OutboxStore.js"
