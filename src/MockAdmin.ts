@@ -77,6 +77,8 @@ export interface TriggerOptions {
   readonly glueUpdatetime?: number | undefined
   /** Trigger time, epoch ms; defaults to now. */
   readonly logDateTime?: number | undefined
+  /** The executor address to send it to (over HTTP); default: the one that registered last. */
+  readonly executor?: string | undefined
 }
 
 /**
@@ -90,6 +92,8 @@ export interface Triggered {
   readonly logId: number
   readonly logDateTime: number
   readonly reply: Wire.Reply
+  /** The executor address it was sent to (over HTTP), as chosen by `executor` or the default. */
+  readonly executor: string | undefined
 }
 
 /**
@@ -123,12 +127,18 @@ export interface Service {
     options: TriggerOptions
   ) => Effect.Effect<{ readonly triggered: Triggered; readonly result: Wire.CallbackItem }, MockAdminError>
   /** Reads a run's log from a line on (default 1), as the admin's log view does. */
+  /** Reads a run's log from a line on (default 1), as the admin's log view does, from the executor that ran it. */
   readonly log: (logId: number, fromLineNum?: number) => Effect.Effect<Wire.LogResult, MockAdminError>
-  readonly kill: (jobId: number) => Effect.Effect<Wire.Reply, MockAdminError>
+  /** Kills the job on an executor (default: the one that registered last). */
+  readonly kill: (jobId: number, executor?: string) => Effect.Effect<Wire.Reply, MockAdminError>
   readonly beat: Effect.Effect<Wire.Reply, MockAdminError>
   readonly idleBeat: (jobId: number) => Effect.Effect<Wire.Reply, MockAdminError>
-  /** Sends any request to the executor, for protocol tests: path as sent, body as text. */
-  readonly call: (path: string, body?: string | undefined) => Effect.Effect<Wire.Reply, MockAdminError>
+  /** Sends any request to an executor (default: the one that registered last): path as sent, body as text. */
+  readonly call: (
+    path: string,
+    body?: string | undefined,
+    executor?: string | undefined
+  ) => Effect.Effect<Wire.Reply, MockAdminError>
 }
 
 /**
@@ -137,8 +147,15 @@ export interface Service {
  */
 export class MockAdmin extends Context.Tag("effect-xxl-job/MockAdmin")<MockAdmin, Service>() {}
 
-/** How the mock admin reaches an executor: `call(path, body)` gives the parsed reply. */
-type Transport = (path: string, body: string | undefined) => Effect.Effect<Wire.Reply, MockAdminError>
+/**
+ * How the mock admin reaches an executor: `call(path, body, executor)` gives the parsed reply (in process there
+ * is one executor, and `executor` is ignored).
+ */
+type Transport = (
+  path: string,
+  body: string | undefined,
+  executor?: string | undefined
+) => Effect.Effect<Wire.Reply, MockAdminError>
 
 /** What the admin has been told: registrations and results, with waiters for results to come. */
 const makeRecorder = () => {
@@ -152,6 +169,15 @@ const makeRecorder = () => {
       waiters.set(logId, deferred)
     }
     return deferred
+  }
+  /** The executors registered and not removed, in the order they first registered. */
+  const liveExecutors = () => {
+    const live = new Set<string>()
+    for (const r of registrations) {
+      if (r.kind === "registry") live.add(r.address)
+      else live.delete(r.address)
+    }
+    return [...live]
   }
   return {
     registrations,
@@ -167,14 +193,11 @@ const makeRecorder = () => {
         return Deferred.succeed(waiter(item.logId), item)
       }, { discard: true }),
     appNameOf: (address: string) => registrations.findLast((r) => r.address === address)?.appName ?? "",
-    liveExecutors: () => {
-      const live = new Set<string>()
-      for (const r of registrations) {
-        if (r.kind === "registry") live.add(r.address)
-        else live.delete(r.address)
-      }
-      return [...live]
-    }
+    latestExecutor: (): string | undefined => {
+      const live = liveExecutors()
+      return live[live.length - 1]
+    },
+    liveExecutors
   }
 }
 
@@ -197,6 +220,8 @@ const makeService = (
   let nextJobId = 1
   const jobIds = new Map<string, number>()
   const triggerTimes = new Map<number, number>()
+  /** Where each run was sent, so that its log is read there. */
+  const executorOf = new Map<number, string | undefined>()
 
   const trigger = (options: TriggerOptions) =>
     Effect.suspend(() => {
@@ -223,9 +248,11 @@ const makeService = (
         broadcastIndex: options.shardIndex ?? 0,
         broadcastTotal: options.shardTotal ?? 1
       }
+      const executor = options.executor ?? (url === undefined ? undefined : recorder.latestExecutor())
+      executorOf.set(logId, executor)
       return Effect.map(
-        transport(triggerPath, JSON.stringify(body)),
-        (reply) => ({ jobId, logId, logDateTime, reply })
+        transport(triggerPath, JSON.stringify(body), executor),
+        (reply) => ({ jobId, logId, logDateTime, reply, executor })
       )
     })
 
@@ -241,7 +268,8 @@ const makeService = (
   const log = (logId: number, fromLineNum = 1) =>
     transport(
       "/log",
-      JSON.stringify({ [logDateField]: triggerTimes.get(logId) ?? Date.now(), logId, fromLineNum })
+      JSON.stringify({ [logDateField]: triggerTimes.get(logId) ?? Date.now(), logId, fromLineNum }),
+      executorOf.get(logId)
     ).pipe(
       Effect.flatMap((reply) => decodeLog(reply.data ?? reply.content)),
       Effect.mapError((error) =>
@@ -267,7 +295,7 @@ const makeService = (
         return { triggered, result: yield* result(triggered.logId) }
       }),
     log,
-    kill: (jobId) => transport("/kill", JSON.stringify({ jobId })),
+    kill: (jobId, executor) => transport("/kill", JSON.stringify({ jobId }), executor),
     beat: transport("/beat", undefined),
     idleBeat: (jobId) => transport("/idleBeat", JSON.stringify({ jobId })),
     call: transport
@@ -407,10 +435,9 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeE
 
     // Built in this scope: the client's connection pool lives as long as the admin.
     const http = Context.get(yield* Layer.build(NodeHttpClient.layerUndici), HttpClient.HttpClient)
-    const transport: Transport = (path, body) =>
+    const transport: Transport = (path, body, executor) =>
       Effect.gen(function*() {
-        const executors = recorder.liveExecutors()
-        const target = executors[executors.length - 1]
+        const target = executor ?? recorder.latestExecutor()
         if (target === undefined) return yield* new MockAdminError({ message: "no executor has registered" })
         const request = HttpClientRequest.post(target.replace(/\/+$/, "") + path).pipe(
           HttpClientRequest.setHeader("XXL-JOB-ACCESS-TOKEN", token),

@@ -7,6 +7,8 @@
 /** @since 1.0.0 */
 export * as AdminClient from "./AdminClient.js"
 /** @since 1.0.0 */
+export * as DevAdmin from "./DevAdmin.js"
+/** @since 1.0.0 */
 export * as Executor from "./Executor.js"
 /** @since 1.0.0 */
 export * as ExecutorApi from "./ExecutorApi.js"
