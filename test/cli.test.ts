@@ -1,0 +1,173 @@
+/**
+ * The `effect-xxl-job` command line as a user types it (`src/bin.ts` under tsx, a process per command):
+ * `run` one job once, `check` a connection to an admin with its diagnosis, and `admin` driving an executor.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { Executor, ExecutorConfig, Job, MockAdmin } from "../src/index.js"
+
+const bin = Path.join(import.meta.dirname, "..", "src", "bin.ts")
+const jobsModule = Path.join(import.meta.dirname, "fixtures", "cli-jobs.ts")
+
+/** Runs the command line to its end: its output and exit code. */
+const cli = (...args: Array<string>) =>
+  Effect.promise(() =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let out = ""
+      child.stdout.on("data", (chunk) => out += chunk)
+      child.stderr.on("data", (chunk) => out += chunk)
+      child.on("exit", (code) => resolve({ code, out }))
+    })
+  )
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = Net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as Net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+describe("effect-xxl-job run", () => {
+  it.live(
+    "runs a job once with params, shard and timeout, and prints its log and result (exit 0)",
+    () =>
+      Effect.gen(function*() {
+        const { code, out } = yield* cli(
+          "run",
+          "shards",
+          "--jobs",
+          jobsModule,
+          "--params",
+          "a b",
+          "--shard-index",
+          "2",
+          "--shard-total",
+          "5",
+          "--timeout",
+          "9"
+        )
+        assert.strictEqual(code, 0, out)
+        assert.include(out, "xxl-job job execute start")
+        assert.include(out, "result: 200 a b|2|5|timeout 9")
+      }),
+    30_000
+  )
+
+  it.live("a failing job exits 1; a job's services come from the module's layer", () =>
+    Effect.gen(function*() {
+      const failed = yield* cli("run", "fails", "--jobs", jobsModule)
+      assert.strictEqual(failed.code, 1)
+      assert.include(failed.out, "result: 500 it failed")
+      const greets = yield* cli("run", "greets", "--jobs", jobsModule)
+      assert.strictEqual(greets.code, 0, greets.out)
+      assert.include(greets.out, "greeting with hello from the layer")
+    }), 30_000)
+
+  it.live("an unknown handler is refused with the names there are", () =>
+    Effect.gen(function*() {
+      const { code, out } = yield* cli("run", "nope", "--jobs", jobsModule)
+      assert.notStrictEqual(code, 0)
+      assert.include(out, "no job named \"nope\"")
+      assert.include(out, "shards, fails, greets")
+    }), 30_000)
+})
+
+describe("effect-xxl-job check", () => {
+  it.scopedLive(
+    "a registry round trip; wrong token, wrong context path and no admin each get their diagnosis",
+    () =>
+      Effect.gen(function*() {
+        const admin = yield* MockAdmin.serve({ accessToken: "sekret" })
+        const ok = yield* cli("check", "--admin", admin.url!, "--app", "demo", "--token", "sekret")
+        assert.strictEqual(ok.code, 0, ok.out)
+        assert.include(ok.out, "✔ registry")
+        assert.include(ok.out, "✔ registryRemove")
+        assert.deepStrictEqual(
+          (yield* admin.registrations).map((r) => r.kind),
+          ["registry", "registryRemove"]
+        )
+
+        const token = yield* cli("check", "--admin", admin.url!, "--app", "demo", "--token", "wrong")
+        assert.strictEqual(token.code, 1)
+        assert.include(token.out, "The access token is wrong.")
+        assert.include(token.out, "must equal xxl.job.accessToken")
+
+        const path = yield* cli(
+          "check",
+          "--admin",
+          admin.url!.replace("/xxl-job-admin", ""),
+          "--app",
+          "demo",
+          "--token",
+          "sekret"
+        )
+        assert.strictEqual(path.code, 1)
+        assert.include(path.out, "with its context path")
+
+        const none = yield* cli("check", "--admin", `http://127.0.0.1:${yield* Effect.promise(freePort)}`, "--app", "x")
+        assert.strictEqual(none.code, 1)
+        assert.include(none.out, "is the admin running")
+      }),
+    60_000
+  )
+})
+
+describe("effect-xxl-job admin", () => {
+  it.scopedLive(
+    "serves the development admin: an executor registers and the job runs on its schedule",
+    () =>
+      Effect.gen(function*() {
+        const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-cli-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+        const jobsFile = Path.join(dir, "jobs.json")
+        Fs.writeFileSync(jobsFile, JSON.stringify([{ jobId: 1, handler: "hello", schedule: { everySeconds: 1 } }]))
+        const port = yield* Effect.promise(freePort)
+        const child = ChildProcess.spawn(
+          process.execPath,
+          ["--import", "tsx", bin, "admin", "--jobs-file", jobsFile, "--port", String(port)],
+          { stdio: ["ignore", "pipe", "pipe"] }
+        )
+        yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
+        let out = ""
+        child.stdout.on("data", (chunk) => out += chunk)
+        const until = (text: string) =>
+          Effect.promise(() =>
+            new Promise<void>((resolve, reject) => {
+              const deadline = Date.now() + 20_000
+              const check = () =>
+                out.includes(text)
+                  ? resolve()
+                  : Date.now() > deadline
+                  ? reject(new Error(`no "${text}" in: ${out}`))
+                  : setTimeout(check, 20)
+              check()
+            })
+          )
+        yield* until("development admin at")
+        yield* Layer.build(
+          Executor.layer(Job.registry(Job.make({ name: "hello", run: Effect.succeed("hello from the executor") })))
+            .pipe(Layer.provide(ExecutorConfig.layer({
+              adminAddresses: `http://127.0.0.1:${port}/xxl-job-admin`,
+              appName: "cli-admin-test",
+              ip: "127.0.0.1",
+              host: "127.0.0.1",
+              port: 0,
+              logPath: dir,
+              logRetentionDays: 0
+            })))
+        )
+        yield* until("✔ job 1 hello")
+        assert.include(out, "→ 200 hello from the executor")
+      }),
+    60_000
+  )
+})
