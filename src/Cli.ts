@@ -51,7 +51,14 @@ const loadJobs = (path: string) =>
     const file = Path.resolve(path)
     const loaded = yield* Effect.tryPromise({
       try: () => import(Url.pathToFileURL(file).href) as Promise<Record<string, unknown>>,
-      catch: (error) => new CliError({ message: `cannot load ${file}: ${(error as Error).message}` })
+      catch: (error) =>
+        new CliError({
+          message: `cannot load ${file}: ${(error as Error).message}${
+            /\.[cm]?ts$/.test(file) && /extension/.test((error as Error).message)
+              ? " (a TypeScript module needs a loader: run the command with `npx tsx`, or point at the compiled .js)"
+              : ""
+          }`
+        })
     })
     const registry = loaded.jobs ?? loaded.default
     if (!isRegistry(registry)) {
