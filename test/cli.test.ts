@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -112,6 +113,30 @@ describe("effect-xxl-job check", () => {
         )
         assert.strictEqual(path.code, 1)
         assert.include(path.out, "with its context path")
+
+        // A login page in front of the admin (an SSO proxy, say) answers HTML to everything.
+        const loginPage = yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            new Promise<Http.Server>((resolve) => {
+              const server = Http.createServer((_request, response) => {
+                response.writeHead(200, { "content-type": "text/html" })
+                response.end("<!DOCTYPE html><html><body><form>Sign in</form></body></html>")
+              })
+              server.listen(0, "127.0.0.1", () => resolve(server))
+            })
+          ),
+          (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+        )
+        const html = yield* cli(
+          "check",
+          "--admin",
+          `http://127.0.0.1:${(loginPage.address() as Net.AddressInfo).port}/xxl-job-admin`,
+          "--app",
+          "demo"
+        )
+        assert.strictEqual(html.code, 1)
+        assert.include(html.out, "answered HTML")
+        assert.include(html.out, "not a login page")
 
         const none = yield* cli("check", "--admin", `http://127.0.0.1:${yield* Effect.promise(freePort)}`, "--app", "x")
         assert.strictEqual(none.code, 1)
