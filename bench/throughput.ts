@@ -9,7 +9,17 @@
  */
 import * as Http from "node:http"
 import * as Os from "node:os"
-import { cpuMicros, executorEnv, ms, percentiles, post, startSink, startTarget, tempLogDir } from "./lib.js"
+import {
+  cpuMicros,
+  executorEnv,
+  fileCreationMicros,
+  ms,
+  percentiles,
+  post,
+  startSink,
+  startTarget,
+  tempLogDir
+} from "./lib.js"
 
 const TRIGGERS = Number(process.env.TRIGGERS ?? 20_000)
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
@@ -107,6 +117,14 @@ const median = (rounds: Array<Figures>) =>
 export const run = async () => {
   console.log(
     `effect-xxl-job bench: ${TRIGGERS} triggers per target, ${CONNECTIONS} connections, ${JOB_IDS} jobIds, ${ROUNDS} rounds, ${Os.cpus().length} cores`
+  )
+  const creation = fileCreationMicros()
+  console.log(
+    `  creating a file in the log folder here costs ${creation.toFixed(0)} µs of CPU${
+      creation > 100
+        ? " (many files were deleted near it in the last minutes: ext4 without a journal then checks each free inode; expect lower figures)"
+        : ""
+    }`
   )
   await measure("ceiling.ts", 900_000_000, Math.min(TRIGGERS, 5000))
   const ceilings: Array<Figures> = []
