@@ -5,13 +5,14 @@
  * safety rules (off by default, refused without an access token, Groovy refused).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Either, Layer } from "effect"
+import { ConfigProvider, Effect, Either, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
 import { ExecutorConfig, Job, MockAdmin } from "../src/index.js"
+import { logOf, survivors, waitForLog } from "./helpers/runs.js"
 
 const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-glue-"))
 afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
@@ -27,39 +28,6 @@ const scriptEnv = (logPath = freshLogPath()) =>
 
 const installed = (command: string) =>
   ChildProcess.spawnSync(command, ["--version"], { stdio: "ignore", timeout: 10_000 }).error === undefined
-
-/** The whole log of a run, as the admin's log view reads it. */
-const logOf = (admin: MockAdmin.Service, logId: number) => Effect.map(admin.log(logId, 1), (page) => page.logContent)
-
-/** Is the process there (a zombie is not: it has ended, only its parent has not looked yet)? */
-const alive = (pid: number) => {
-  try {
-    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
-  } catch {
-    return false
-  }
-}
-
-/** Polls the run's log until `pattern` matches it; the match. */
-const waitForLog = (admin: MockAdmin.Service, logId: number, pattern: RegExp) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      const match = pattern.exec(yield* logOf(admin, logId))
-      if (match !== null) return match
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`the log of ${logId} never matched ${pattern}`)
-      yield* Effect.sleep(Duration.millis(20))
-    }
-  })
-
-/** Waits until none of `pids` is alive (2 s past the kill grace at most); the ones still alive then. */
-const survivors = (pids: ReadonlyArray<number>) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + 5_000
-    while (pids.some(alive) && Date.now() < deadline) yield* Effect.sleep(Duration.millis(20))
-    return pids.filter(alive)
-  })
 
 // Per type: `source` prints its argv joined by "|" and exits with the value given as params; `sleeper` says
 // its pid and sleeps a minute (for timeout and kill).

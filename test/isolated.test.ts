@@ -11,6 +11,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
 import { Executor, Isolated, Job, MockAdmin } from "../src/index.js"
+import { alive, logOf, waitForLog } from "./helpers/runs.js"
 
 const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-isolated-"))
 afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
@@ -72,21 +73,6 @@ const PromiseTyped = Job.fromPromise({
 const env = (mode: "thread" | "process") =>
   MockAdmin.layerHttp(Job.registry(...isolatedJobs(mode), PromiseWaits, PromiseTyped), { logRetentionDays: 0 })
 
-const logOf = (admin: MockAdmin.Service, logId: number) => Effect.map(admin.log(logId, 1), (page) => page.logContent)
-
-/** Polls the run's log until it holds `text` (or matches it); the match. */
-const waitForLog = (admin: MockAdmin.Service, logId: number, text: string | RegExp) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      const log = yield* logOf(admin, logId)
-      const match = typeof text === "string" ? (log.includes(text) ? [text] : null) : text.exec(log)
-      if (match !== null) return match
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`the log of ${logId} never had ${text}`)
-      yield* Effect.sleep(Duration.millis(10))
-    }
-  })
-
 /** One raw POST /beat: how long the executor took to answer. */
 const beatMillis = (port: number) =>
   Effect.async<number>((resume) => {
@@ -109,16 +95,6 @@ const slowestBeat = (port: number, count: number) =>
     }
     return slowest
   })
-
-/** Is the process there (a zombie is not: it has ended, only its parent has not looked yet)? */
-const alive = (pid: number) => {
-  try {
-    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
-  } catch {
-    return false
-  }
-}
 
 describe.each(["thread", "process"] as const)("isolated jobs in a %s", (mode) => {
   it.live("a CPU-bound job is killed for real, and /beat answers at once while it spins", () =>
