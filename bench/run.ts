@@ -31,7 +31,7 @@
  */
 import * as Os from "node:os"
 import * as Kill from "./kill.js"
-import { seconds } from "./lib.js"
+import { packageBuild, seconds } from "./lib.js"
 import * as Logs from "./logs.js"
 import * as Scale from "./scale.js"
 import * as Throughput from "./throughput.js"
@@ -53,6 +53,12 @@ if (unknown.length > 0) {
 }
 
 const started = performance.now()
+const build = packageBuild()
+console.log(
+  build === undefined
+    ? "bench: the sources, under tsx (BENCH_SOURCE=1)"
+    : "bench: the package compiled with tsc, as it ships"
+)
 for (const name of selected) {
   try {
     await parts[name]()

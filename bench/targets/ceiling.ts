@@ -10,8 +10,19 @@
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
-import * as AppendThread from "../../src/internal/appendThread.js"
-import { dayOf } from "../../src/JobLog.js"
+import * as Url from "node:url"
+import type * as AppendThreadModule from "../../src/internal/appendThread.js"
+import type * as JobLogModule from "../../src/JobLog.js"
+
+// From the package as the bench compiled it (`BENCH_BUILD`), like the executor target, else the sources.
+const fromPackage = (module: string) =>
+  process.env.BENCH_BUILD
+    ? Url.pathToFileURL(Path.join(process.env.BENCH_BUILD, `${module}.js`)).href
+    : `../../src/${module}.js`
+const AppendThread = await import(
+  fromPackage("internal/appendThread")
+) as typeof AppendThreadModule
+const { dayOf } = await import(fromPackage("JobLog")) as typeof JobLogModule
 
 const logPath = process.env.CEILING_LOG_FILES === "1" ? process.env.XXL_JOB_EXECUTOR_LOGPATH : undefined
 const appender = logPath === undefined ? undefined : AppendThread.make(() => {})
