@@ -23,6 +23,9 @@
  *   `LOG_PROBES` (5) times each (p50, lines per page), and paging through the whole log.
  *   `LOG_RUN_TIMEOUT_SECONDS` (60) bounds the run, `LOG_READ_TIMEOUT_SECONDS` (30) each phase of reads.
  *
+ * The targets run the package compiled with `tsc` (into `node_modules/.cache/`, a few seconds first), on plain
+ * node, as an installed executor runs; `BENCH_SOURCE=1` runs the sources under tsx instead.
+ *
  * A part that runs out of time, or fails, prints "did not finish" and the bench goes on with the next.
  * Develop with small sizes, e.g. `SCALE=1000 LOG_LINES=100000 npm run bench`; on a shared machine wrap runs
  * in `flock /tmp/bench.lock …` so that two benches never measure each other.
