@@ -67,9 +67,18 @@ const pad = (n: number, width = 2) => String(n).padStart(width, "0")
  * @category rules
  */
 export const dayOf = (epochMillis: number): string => {
+  // Nearly every call is for the day of the call before (each run's log is named by it): remember it.
+  if (epochMillis >= lastDay.start && epochMillis < lastDay.end) return lastDay.text
   const date = new Date(epochMillis)
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`
+  const [year, month, day] = [date.getFullYear(), date.getMonth(), date.getDate()]
+  lastDay = {
+    start: new Date(year, month, day).getTime(),
+    end: new Date(year, month, day + 1).getTime(),
+    text: `${year}-${pad(month + 1)}-${pad(day)}`
+  }
+  return lastDay.text
 }
+let lastDay = { start: 0, end: 0, text: "" }
 
 /**
  * `yyyy-MM-dd HH:mm:ss` in local time, the timestamp of every log line.
@@ -77,8 +86,18 @@ export const dayOf = (epochMillis: number): string => {
  * @since 1.0.0
  * @category rules
  */
-export const timestamp = (date: Date): string =>
-  `${dayOf(date.getTime())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+export const timestamp = (date: Date): string => {
+  // Log lines come many to a second: the text of the last second is kept.
+  const second = Math.floor(date.getTime() / 1000)
+  if (second !== lastSecond.second) {
+    lastSecond = {
+      second,
+      text: `${dayOf(date.getTime())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+    }
+  }
+  return lastSecond.text
+}
+let lastSecond = { second: Number.NaN, text: "" }
 
 /**
  * One log entry in Java's shape, `yyyy-MM-dd HH:mm:ss [source]-[level]-[thread] message`, where we put the

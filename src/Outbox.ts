@@ -17,6 +17,7 @@ import * as Metric from "effect/Metric"
 import { AdminClient } from "./AdminClient.js"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { whileClosing } from "./internal/closing.js"
+import { isTracing } from "./internal/tracing.js"
 import { JobLog } from "./JobLog.js"
 import * as Messages from "./Messages.js"
 import * as Metrics from "./Metrics.js"
@@ -68,6 +69,8 @@ export const make = Effect.gen(function*() {
   const store = yield* OutboxStore
   const clock = yield* Effect.clock
   const runFork = yield* FiberSet.makeRuntime<never, void, never>()
+  // A span per callback batch only with a tracer that exports it (see internal/tracing).
+  const tracing = yield* isTracing
 
   /** Every result not yet taken by an admin, oldest first (Map keeps insertion order). */
   const pending = new Map<number, Entry>()
@@ -115,12 +118,12 @@ export const make = Effect.gen(function*() {
     )
   })
 
-  const markLogs = (batch: ReadonlyArray<Entry>, line: string) =>
-    Effect.forEach(
-      batch,
-      (entry) => jobLog.append({ logId: entry.item.logId, logDateTime: entry.item.logDateTim }, line),
-      { discard: true }
-    )
+  /** Appends `line` to each result's run log (written behind, in order: a plain call per result). */
+  const markLogs = (batch: ReadonlyArray<Entry>, line: string) => {
+    for (const entry of batch) {
+      jobLog.writer({ logId: entry.item.logId, logDateTime: entry.item.logDateTim }).append(line)
+    }
+  }
 
   /**
    * Sends one batch until an admin accepts it or the bounds drop it. It does not wait for the journal: a
@@ -133,19 +136,21 @@ export const make = Effect.gen(function*() {
         const live = batch.filter((entry) => pending.has(entry.id))
         if (live.length === 0) return
         const sent = yield* Effect.either(
-          admin.callback(live.map((entry) => entry.item)).pipe(
-            Effect.withSpan("xxl-job.callback", { attributes: { "xxl.callback.results": live.length, attempt } })
-          )
+          tracing
+            ? admin.callback(live.map((entry) => entry.item)).pipe(
+              Effect.withSpan("xxl-job.callback", { attributes: { "xxl.callback.results": live.length, attempt } })
+            )
+            : admin.callback(live.map((entry) => entry.item))
         )
         if (Either.isRight(sent)) {
           yield* forget(live.map((entry) => entry.id))
           // The marker is for people reading the log; the next batch does not wait for it.
-          runFork(markLogs(live, Messages.logCallbackFinish))
+          markLogs(live, Messages.logCallbackFinish)
           return
         }
         yield* Metric.increment(Metrics.callbackFailures)
         const delay = retryDelay(attempt)
-        if (attempt === 1) runFork(markLogs(live, Messages.logCallbackFail(sent.left.message)))
+        if (attempt === 1) markLogs(live, Messages.logCallbackFail(sent.left.message))
         yield* Effect.logWarning(
           `callback of ${live.length} result(s) failed (attempt ${attempt}), next try in ${
             Duration.format(delay)
