@@ -42,8 +42,11 @@ export interface Writer {
 export interface Store {
   /** A writer for a run's log. Appends are written behind, in order; a later `read` sees them. */
   readonly writer: (key: LogKey) => Writer
-  /** Appends one entry to a run's log outside the run (e.g. the callback marker); a later `read` sees it. */
-  readonly append: (key: LogKey, entry: string) => Effect.Effect<void>
+  /**
+   * Appends one entry to a run's log outside the run (the callback markers), as a plain call like a writer's
+   * `append`: written behind, in order; a later `read` sees it.
+   */
+  readonly append: (key: LogKey, entry: string) => void
   /** A page of a run's log from line `fromLineNum` (1-based) on, as `/log` answers it. */
   readonly read: (key: LogKey, fromLineNum: number) => Effect.Effect<LogResult>
 }
@@ -289,7 +292,7 @@ export const makeMemory = (): Store => {
       linesOf(key)
       return { append: (entry) => appendSync(key, entry), flush: Effect.void }
     },
-    append: (key, entry) => Effect.sync(() => appendSync(key, entry)),
+    append: appendSync,
     read: (key, fromLineNum) =>
       Effect.sync(() => {
         const lines = logs.get(memoryKey(key))

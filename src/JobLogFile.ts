@@ -60,7 +60,7 @@ export const make = (
         const path = pathOf(root, key)
         return { append: (entry) => appender.append(path, entry + "\n"), flush }
       },
-      append: (key, entry) => Effect.sync(() => appender.append(pathOf(root, key), entry + "\n")),
+      append: (key, entry) => appender.append(pathOf(root, key), entry + "\n"),
       read: (key, fromLineNum) =>
         Effect.promise(async () => {
           // What was appended before this read is in the file.

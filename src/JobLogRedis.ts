@@ -208,7 +208,7 @@ export const make = (options: Options): Effect.Effect<Store, never, Scope.Scope>
         const redisKey = keyOf(key)
         return { append: (entry) => append(redisKey, entry), flush }
       },
-      append: (key, entry) => Effect.sync(() => append(keyOf(key), entry)),
+      append: (key, entry) => append(keyOf(key), entry),
       read
     } satisfies Store
   })

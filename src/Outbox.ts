@@ -118,11 +118,9 @@ export const make = Effect.gen(function*() {
     )
   })
 
-  /** Appends `line` to each result's run log (written behind, in order: a plain call per result). */
+  /** Appends `line` to each result's run log (written behind: a plain call per result, no Effect each). */
   const markLogs = (batch: ReadonlyArray<Entry>, line: string) => {
-    for (const entry of batch) {
-      jobLog.writer({ logId: entry.item.logId, logDateTime: entry.item.logDateTim }).append(line)
-    }
+    for (const entry of batch) jobLog.append({ logId: entry.item.logId, logDateTime: entry.item.logDateTim }, line)
   }
 
   /**

@@ -71,8 +71,8 @@ describe("JobLogRedis", () => {
       const client = yield* inspect
       const kept = yield* JobLogRedis.make({ url: sharedUrl, keyPrefix, retention: Duration.hours(1) })
       const forever = yield* JobLogRedis.make({ url: sharedUrl, keyPrefix, retention: undefined })
-      yield* kept.append({ logId: 1, logDateTime: D }, "a")
-      yield* forever.append({ logId: 2, logDateTime: D }, "b")
+      kept.append({ logId: 1, logDateTime: D }, "a")
+      forever.append({ logId: 2, logDateTime: D }, "b")
       yield* kept.read({ logId: 1, logDateTime: D }, 1)
       yield* forever.read({ logId: 2, logDateTime: D }, 1)
       const ttl = yield* Effect.promise(() => client.ttl(`${keyPrefix}1`))

@@ -82,7 +82,7 @@ describe("JobLogFile", () => {
       assert.strictEqual((yield* store.read(key, 1)).logContent, "one\ntwo\nthree\n")
       writer.append("four")
       // Written behind the caller; a read sees it.
-      yield* store.append(key, "five")
+      store.append(key, "five")
       const page = yield* store.read(key, 4)
       assert.deepStrictEqual([page.logContent, page.toLineNum, page.isEnd], ["four\nfive\n", 5, false])
       const text = Fs.readFileSync(Path.join(root, "2026-11-23", "42.log"), "utf8")
@@ -98,7 +98,7 @@ describe("JobLogFile", () => {
       const root = tempDir()
       const store = yield* JobLogFile.make(root)
       const late = new Date(2026, 10, 23, 23, 59, 59, 700).getTime()
-      yield* store.append({ logId: 7, logDateTime: late }, "late")
+      store.append({ logId: 7, logDateTime: late }, "late")
       const rounded = new Date(2026, 10, 24, 0, 0, 0).getTime()
       assert.strictEqual((yield* store.read({ logId: 7, logDateTime: rounded }, 1)).logContent, "late\n")
     }))
@@ -146,8 +146,8 @@ describe("JobLogFile", () => {
     Effect.gen(function*() {
       const store = yield* JobLogFile.make(tempDir(), { pageMaxBytes: 10 })
       const key = { logId: 10, logDateTime: D }
-      yield* store.append(key, "x".repeat(50))
-      yield* store.append(key, "short")
+      store.append(key, "x".repeat(50))
+      store.append(key, "short")
       const first = yield* store.read(key, 1)
       assert.deepStrictEqual([first.logContent, first.toLineNum], ["x".repeat(50) + "\n", 1])
       const second = yield* store.read(key, 2)
@@ -172,7 +172,7 @@ describe("JobLog.layerMemory", () => {
   it.effect("keeps runs apart by day and logId", () =>
     Effect.gen(function*() {
       const store = yield* JobLog.JobLog
-      yield* store.append({ logId: 1, logDateTime: D }, "x")
+      store.append({ logId: 1, logDateTime: D }, "x")
       assert.strictEqual((yield* store.read({ logId: 1, logDateTime: D }, 1)).logContent, "x\n")
       assert.isTrue((yield* store.read({ logId: 1, logDateTime: D + 3 * 86_400_000 }, 1)).isEnd)
     }).pipe(Effect.provide(JobLog.layerMemory)))
