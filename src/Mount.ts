@@ -92,7 +92,7 @@ export const make = Effect.gen(function*() {
 
   const node: Handlers["node"] = (request, response, next) => {
     const route = routeUnder(basePath, request.url ?? "")
-    if (route !== undefined) return handle(request, response, route)
+    if (route !== undefined) return handle(request, response, route, Server.alreadyRead(request))
     if (next !== undefined) return next()
     response.writeHead(404, { "content-type": "text/plain; charset=utf-8" })
     response.end("not found\n")

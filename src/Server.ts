@@ -111,9 +111,12 @@ const isMetricsRequest = (request: Http.IncomingMessage) => isMetricsRoute(reque
 
 /**
  * A body a framework has already read (Express's `express.json()`, say): the request's stream is spent, and
- * `request.body` holds it, as text, bytes or parsed JSON.
+ * `request.body` holds it, as text, bytes or parsed JSON. Only a mounted executor meets one.
+ *
+ * @since 1.0.0
+ * @category mounting
  */
-const alreadyRead = (request: Http.IncomingMessage): string | undefined => {
+export const alreadyRead = (request: Http.IncomingMessage): string | undefined => {
   const body = (request as { body?: unknown }).body
   if (!request.readableEnded || body === undefined) return undefined
   if (typeof body === "string") return body
@@ -188,20 +191,25 @@ export const makeHandler = Effect.gen(function*() {
 
   /**
    * Answers a request. `route` is the request target the executor routes on: the URL itself, or what is left
-   * of it under the path the executor is mounted at.
+   * of it under the path the executor is mounted at; `body`, one a framework has already read (see
+   * `alreadyRead`), else the request's is read here.
    */
-  const handle = (request: Http.IncomingMessage, response: Http.ServerResponse, route = request.url ?? "") => {
+  const handle = (
+    request: Http.IncomingMessage,
+    response: Http.ServerResponse,
+    route = request.url ?? "",
+    body?: string | undefined
+  ) => {
     if (settings.metrics === "on" && isMetricsRoute(request.method, route)) {
       return serveMetrics(response)
     }
     if (request.method !== "POST") return answer(request, response, route, "")
-    const read = alreadyRead(request)
-    if (read !== undefined) {
+    if (body !== undefined) {
       return answer(
         request,
         response,
         route,
-        Buffer.byteLength(read, "utf8") > settings.maxBodyBytes ? "too-large" : read
+        Buffer.byteLength(body, "utf8") > settings.maxBodyBytes ? "too-large" : body
       )
     }
     readBody(request, settings.maxBodyBytes, reading, (body) => {
