@@ -126,7 +126,6 @@ export interface Service {
   readonly run: (
     options: TriggerOptions
   ) => Effect.Effect<{ readonly triggered: Triggered; readonly result: Wire.CallbackItem }, MockAdminError>
-  /** Reads a run's log from a line on (default 1), as the admin's log view does. */
   /** Reads a run's log from a line on (default 1), as the admin's log view does, from the executor that ran it. */
   readonly log: (logId: number, fromLineNum?: number) => Effect.Effect<Wire.LogResult, MockAdminError>
   /** Kills the job on an executor (default: the one that registered last). */

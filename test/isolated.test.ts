@@ -5,16 +5,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Schema } from "effect"
-import * as Fs from "node:fs"
 import * as Http from "node:http"
-import * as Os from "node:os"
-import * as Path from "node:path"
-import { afterAll } from "vitest"
 import { Executor, Isolated, Job, MockAdmin } from "../src/index.js"
 import { alive, logOf, waitForLog } from "./helpers/runs.js"
-
-const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-isolated-"))
-afterAll(() => Fs.rmSync(tmp, { recursive: true, force: true }))
 
 const fixture = new URL("./fixtures/isolated-jobs.mjs", import.meta.url)
 
@@ -33,7 +26,6 @@ const isolatedJobs = (mode: "thread" | "process") => {
     isolated("fails", "fails"),
     isolated("failsTyped", "failsTyped"),
     isolated("exits", "exits"),
-    isolated("waits", "waits"),
     isolated("missing", "noSuchExport"),
     isolated("spawnsAndSpins", "spawnsAndSpins"),
     Isolated.make({
@@ -187,18 +179,6 @@ describe.each(["thread", "process"] as const)("isolated jobs in a %s", (mode) =>
       }).pipe(Effect.provide(env(mode))),
     30_000
   )
-
-  it.live("a kill aborts the isolated job's signal before its thread or process is ended", () =>
-    Effect.gen(function*() {
-      const admin = yield* MockAdmin.MockAdmin
-      const marker = Path.join(tmp, "aborted")
-      const { jobId, logId } = yield* admin.trigger({ handler: "waits", params: marker })
-      yield* Effect.sleep(Duration.millis(300))
-      yield* admin.kill(jobId)
-      assert.strictEqual((yield* admin.result(logId, "5 seconds")).handleCode, 500)
-      // The abort is delivered as a message: it may or may not run before the thread or process ends.
-      assert.isTrue(!Fs.existsSync(marker) || Fs.readFileSync(marker, "utf8") === "aborted")
-    }).pipe(Effect.provide(env(mode))))
 
   it.live("a kill leaves nothing behind: the run's thread or process, and what it started (process mode)", () =>
     Effect.gen(function*() {
