@@ -169,6 +169,25 @@ export const layer = <R>(
   )
 
 /**
+ * An executor layer with its settings from the environment (and a `.env` file) over `options`, and the
+ * tracer and log format those settings name, built after the settings (so after the file is loaded) and
+ * before the executor, so that it and its runs see them.
+ */
+const configuredFromEnv = <A, E, R>(
+  executor: Layer.Layer<A, E, R | ExecutorConfig.ExecutorConfig>,
+  options: ExecutorConfig.Options,
+  env: ExecutorConfig.EnvFileOptions
+): Layer.Layer<
+  A | ExecutorConfig.ExecutorConfig,
+  E | ExecutorConfig.ExecutorConfigError,
+  Exclude<R, ExecutorConfig.ExecutorConfig>
+> =>
+  executor.pipe(
+    Layer.provide(Layer.merge(Otlp.layerFromEnv, logFormat)),
+    Layer.provideMerge(ExecutorConfig.layerFromEnv(options, env))
+  )
+
+/**
  * The executor configured from the environment (`XXL_JOB_*`, after a `.env` file in the working directory is
  * loaded: see `ExecutorConfig.loadEnvFile`), over the options given in code, with traces to an OTLP endpoint
  * when the standard `OTEL_*` variables name one (see `Otlp`).
@@ -184,13 +203,7 @@ export const layerFromEnv = <R>(
   Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
   ServeError | ExecutorConfig.ExecutorConfigError,
   R
-> =>
-  layer(registry).pipe(
-    // Built before the executor (and after the settings, so after the .env file is loaded), so that the
-    // executor and its runs see the tracer and the log format.
-    Layer.provide(Layer.merge(Otlp.layerFromEnv, logFormat)),
-    Layer.provideMerge(ExecutorConfig.layerFromEnv(options, env))
-  )
+> => configuredFromEnv(layer(registry), options, env)
 
 /**
  * The executor without a server of its own, its endpoints served by yours through the `Mount` handlers
@@ -227,8 +240,4 @@ export const layerMountedFromEnv = <R>(
   Executor | Mount.Mount | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
   ExecutorConfig.ExecutorConfigError,
   R
-> =>
-  layerMounted(registry).pipe(
-    Layer.provide(Layer.merge(Otlp.layerFromEnv, logFormat)),
-    Layer.provideMerge(ExecutorConfig.layerFromEnv(options, env))
-  )
+> => configuredFromEnv(layerMounted(registry), options, env)

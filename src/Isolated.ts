@@ -311,7 +311,15 @@ const runInProcess = (launch: Launch) =>
       })
     }
     let outcome: Parameters<Settle>[0] | undefined
+    /** The run was stopped (the canceller runs): it ends when the canceller has ended the group. */
     let stopped = false
+    /** The run has been resumed: once only. */
+    let resumed = false
+    const finish = () => {
+      if (stopped || resumed) return
+      resumed = true
+      resume(outcome!)
+    }
     const settle: Settle = (result) => {
       outcome ??= result
     }
@@ -325,10 +333,7 @@ const runInProcess = (launch: Launch) =>
         )
       )
       // A process that never started may never report a close.
-      if (child.pid === undefined && !stopped) {
-        stopped = true
-        resume(outcome!)
-      }
+      if (child.pid === undefined) finish()
     })
     child.on("exit", (code, signal) => {
       signalGroup("SIGKILL")
@@ -339,7 +344,7 @@ const runInProcess = (launch: Launch) =>
       if (!stopped) signalGroup("SIGKILL")
     })
     void closed.then(() => {
-      if (!stopped) resume(outcome!)
+      finish()
     })
     try {
       child.send(startData(launch, "process"))
