@@ -269,6 +269,25 @@ export const statusKiB = (pid: number, field: "VmRSS" | "VmHWM"): number => {
 
 export const sleep = (millis: number) => new Promise<void>((resolve) => setTimeout(resolve, millis))
 
+/**
+ * Waits until process `pid` is quiet: under `busyShare` of one core over a 250 ms window (all its threads),
+ * or `until` passes. After a burst of triggers the executor's log thread may still be creating the runs' log
+ * files for seconds (each costs 25–700 µs here, see `fileCreationMicros`); a figure measured meanwhile would
+ * measure that backlog too. Resolves with the time it waited, in ms.
+ */
+export const quiet = async (pid: number, until: Deadline, busyShare = 0.05): Promise<number> => {
+  const started = performance.now()
+  const windowMs = 250
+  let before = cpuMicros(pid).total
+  while (!until.expired()) {
+    await sleep(windowMs)
+    const now = cpuMicros(pid).total
+    if (now - before < busyShare * windowMs * 1000) break
+    before = now
+  }
+  return performance.now() - started
+}
+
 /** A point in time a part must be done by. */
 export interface Deadline {
   readonly expired: () => boolean
@@ -304,6 +323,33 @@ export const pool = async (
   return next
 }
 
+/**
+ * Runs `task(i, due)` for i = 0..count-1 at `perSecond`, whatever the answers: task i is due at start +
+ * i / perSecond, and gets that time so that its latency counts from then (a slow answer delays no later
+ * task's clock: no coordinated omission). Resolves once all have settled, or with those started by the deadline.
+ */
+export const atRate = async (
+  count: number,
+  perSecond: number,
+  until: Deadline,
+  task: (i: number, due: number) => Promise<void>
+): Promise<number> => {
+  const started = performance.now()
+  const tasks: Array<Promise<void>> = []
+  let next = 0
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(count, Math.floor((performance.now() - started) * perSecond / 1000) + 1)
+      for (; next < due; next++) tasks.push(task(next, started + next * 1000 / perSecond))
+      if (next < count && !until.expired()) setTimeout(tick, 1)
+      else resolve()
+    }
+    tick()
+  })
+  await Promise.all(tasks)
+  return next
+}
+
 /** Log dirs made by this bench, removed when it exits. */
 const logDirs: Array<string> = []
 process.on("exit", () => {
@@ -323,7 +369,8 @@ export const tempLogDir = () => {
 
 /**
  * An executor (`bench/targets/executor.ts`) of its own, with a sink and a fresh temp log dir, all on
- * 127.0.0.1. `close` kills it (SIGKILL: the parts that use this do not need its drain).
+ * 127.0.0.1. `close` kills it (SIGKILL: the parts that use this do not need its drain; under `PROFILE`, SIGTERM
+ * with no shutdown grace, so that it exits on its own and writes its profile).
  */
 export const startExecutor = async (
   onResult: (item: CallbackItem, arrivedAt: number) => void,
@@ -332,9 +379,15 @@ export const startExecutor = async (
   const sink = await startSink(onResult)
   const logPath = tempLogDir()
   try {
-    const target = await startTarget("executor.ts", { ...executorEnv(sink.url, logPath), ...env })
+    // Under PROFILE the process must exit on its own to write its profile: SIGTERM, with no grace for the runs.
+    const profiled = process.env.PROFILE !== undefined
+    const target = await startTarget("executor.ts", {
+      ...executorEnv(sink.url, logPath),
+      ...(profiled ? { XXL_JOB_EXECUTOR_SHUTDOWN_GRACE_SECONDS: "0" } : {}),
+      ...env
+    })
     const close = async () => {
-      await target.kill()
+      await (profiled ? target.stop() : target.kill())
       sink.close()
     }
     return { target, logPath, close }

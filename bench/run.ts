@@ -9,19 +9,25 @@
  *   outbox on) and to a ceiling (`bench/targets/ceiling.ts`: bare node:http that parses, answers and batches
  *   an echo result), alternating for `ROUNDS` (5) rounds after an uncounted warm-up. For each: results at the
  *   admin per second, `/run` p50/p99, trigger-to-result p50/p99 of its median round; then the executor's
- *   throughput as a ratio of the ceiling's.
+ *   throughput as a ratio of the ceiling's. Last, `/run` latency at a fixed rate of `RATE_SHARE` (0.6) of the
+ *   ceiling's throughput (`RATE_TRIGGERS`, `RATE_ROUNDS`), timed from when each trigger was due.
  * - scale (`bench/scale.ts`): for each N in `SCALE` (`1000,10000,100000`), a fresh executor with N jobs
  *   running at once (each sleeping until killed): its RSS and the memory per running job, `/beat` p50/p99
  *   over `BEATS` (200) sequential beats while they run, and last the live heap per running job after a full
  *   GC (the executor target answers SIGUSR2 with its `process.memoryUsage()`). `SCALE_TIMEOUT_SECONDS` (60)
  *   bounds the triggers of one N.
- * - kill (`bench/kill.ts`): with `KILL_RUNNING` (10000) jobs running, `/kill` for `KILLS` (1000) of them,
- *   `KILL_CONCURRENCY` (8) at a time: `/kill` to the killed run's result at the admin, p50/p99, and the
- *   `/kill` answer. `KILL_TIMEOUT_SECONDS` (60) bounds the part.
+ * - kill (`bench/kill.ts`): with `KILL_RUNNING` (10000) jobs running (once the executor is quiet again),
+ *   `KILLS` (1000) `/kill` at `KILL_RATE` (200) per second, each timed from when it was due: `/kill` to the
+ *   killed run's result at the admin, p50/p99, and the `/kill` answer; then a burst of `KILL_BURST` (1000),
+ *   `KILL_CONCURRENCY` (8) at a time, for kills per second. `KILL_TIMEOUT_SECONDS` (60) bounds the part.
  * - logs (`bench/logs.ts`): one run writes `LOG_LINES` (1000000) lines with `Effect.log` (run log cap raised
  *   to 1 GiB): lines per second from trigger to result; then `/log` at line 1, the middle and near the end,
  *   `LOG_PROBES` (5) times each (p50, lines per page), and paging through the whole log.
  *   `LOG_RUN_TIMEOUT_SECONDS` (60) bounds the run, `LOG_READ_TIMEOUT_SECONDS` (30) each phase of reads.
+ *
+ * Run logs go to the OS temp dir (`TMPDIR`), one file per run as Java lays them out: on a disk, creating a file
+ * costs from 25 µs to over 1 ms depending on what was deleted near it in the last minutes (the bench prints
+ * it first). `TMPDIR=/dev/shm npm run bench` puts them on tmpfs, to measure the executor without the disk.
  *
  * The targets run the package compiled with `tsc` (into `node_modules/.cache/`, a few seconds first), on plain
  * node, as an installed executor runs; `BENCH_SOURCE=1` runs the sources under tsx instead.

@@ -208,7 +208,7 @@ export const make = Effect.gen(function*() {
   // One loop sends whatever waits; results that come meanwhile gather into its next batch, as behind
   // Java's drainTo. The others help only while full batches are waiting.
   yield* deliveryLoop(ready)
-  for (let i = 1; i < deliveriesAtOnce; i++) yield* deliveryLoop(process.env.EXP4 ? ready : backlogged)
+  for (let i = 1; i < deliveriesAtOnce; i++) yield* deliveryLoop(backlogged)
 
   // Closing: give the admin a bounded time to take what is left, and say what stays for the next start.
   yield* Effect.addFinalizer(() =>
