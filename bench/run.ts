@@ -4,7 +4,7 @@
  * admin sink (it takes callbacks and notes when each result arrived). Everything is on 127.0.0.1.
  *
  * Parts (`PARTS`, comma-separated, default `throughput,scale,kill,logs`):
- * - throughput (`bench/throughput.ts`): `TRIGGERS` (20000) `/run` triggers of a trivial job over `CONNECTIONS`
+ * - throughput (`bench/throughput.ts`): `TRIGGERS` (15000) `/run` triggers of a trivial job over `CONNECTIONS`
  *   (64) keep-alive connections across `JOB_IDS` (1000) jobIds, to the executor (file logging and the durable
  *   outbox on) and to a ceiling (`bench/targets/ceiling.ts`: bare node:http that parses, answers and batches
  *   an echo result), alternating for `ROUNDS` (5) rounds after an uncounted warm-up. For each: results at the
@@ -25,9 +25,8 @@
  *   `LOG_PROBES` (5) times each (p50, lines per page), and paging through the whole log.
  *   `LOG_RUN_TIMEOUT_SECONDS` (60) bounds the run, `LOG_READ_TIMEOUT_SECONDS` (30) each phase of reads.
  *
- * Run logs go to the OS temp dir (`TMPDIR`), one file per run as Java lays them out: on a disk, creating a file
- * costs from 25 µs to over 1 ms depending on what was deleted near it in the last minutes (the bench prints
- * it first). `TMPDIR=/dev/shm npm run bench` puts them on tmpfs, to measure the executor without the disk.
+ * Run logs (one file per run, as Java lays them out) go to tmpfs (`/dev/shm`) where there is one, else the OS
+ * temp dir; `BENCH_LOG_DIR` chooses (see `logRoot` in `bench/lib.ts` for why a disk makes poor figures here).
  *
  * The targets run the package compiled with `tsc` (into `node_modules/.cache/`, a few seconds first), on plain
  * node, as an installed executor runs; `BENCH_SOURCE=1` runs the sources under tsx instead.
@@ -40,7 +39,7 @@
  */
 import * as Os from "node:os"
 import * as Kill from "./kill.js"
-import { packageBuild, seconds } from "./lib.js"
+import { packageBuild, removeLogDirs, seconds } from "./lib.js"
 import * as Logs from "./logs.js"
 import * as Scale from "./scale.js"
 import * as Throughput from "./throughput.js"
@@ -76,3 +75,6 @@ for (const name of selected) {
   }
 }
 console.log(`bench: ${selected.join(", ")} in ${seconds(performance.now() - started)} on ${Os.cpus().length} cores`)
+const removing = performance.now()
+removeLogDirs()
+console.log(`bench: its run logs removed in ${seconds(performance.now() - removing)}`)

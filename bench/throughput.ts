@@ -21,6 +21,7 @@ import {
   deadline,
   executorEnv,
   fileCreationMicros,
+  logRoot,
   ms,
   percentiles,
   post,
@@ -30,7 +31,7 @@ import {
   tempLogDir
 } from "./lib.js"
 
-const TRIGGERS = Number(process.env.TRIGGERS ?? 20_000)
+const TRIGGERS = Number(process.env.TRIGGERS ?? 15_000)
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64)
 const JOB_IDS = Number(process.env.JOB_IDS ?? 1000)
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
@@ -154,7 +155,7 @@ export const run = async () => {
   )
   const creation = fileCreationMicros()
   console.log(
-    `  creating a file in the log folder here costs ${creation.toFixed(0)} µs of CPU${
+    `  run logs under ${logRoot()}: creating a file there costs ${creation.toFixed(0)} µs of CPU${
       creation > 100
         ? " (many files were deleted near it in the last minutes: ext4 without a journal then checks each free inode; expect lower figures)"
         : ""
