@@ -196,6 +196,7 @@ export const printEvent = (
  * @category models
  */
 export interface Options {
+  /** The jobs it schedules and triggers, one per jobId (a jobId declared twice is refused). */
   readonly jobs: ReadonlyArray<JobSpec>
   /** Where and how it serves the admin API (default: a free loopback port, `/xxl-job-admin`, no token). */
   readonly serve?: MockAdmin.ServeOptions | undefined
@@ -213,7 +214,15 @@ export interface Options {
  */
 export const start = (options: Options): Effect.Effect<Service, ServeError | DevAdminError, Scope.Scope> =>
   Effect.gen(function*() {
-    for (const job of options.jobs) yield* checkSchedule(job)
+    const declared = new Set<number>()
+    for (const job of options.jobs) {
+      // The admin keys a job by its id: a second declaration would silently replace the first.
+      if (declared.has(job.jobId)) {
+        return yield* new DevAdminError({ message: `job ${job.jobId} is declared twice; each jobId is one job` })
+      }
+      declared.add(job.jobId)
+      yield* checkSchedule(job)
+    }
     const admin = yield* MockAdmin.serve({
       // LogIds from the clock: files of earlier sessions are not overwritten by new runs.
       firstLogId: Math.floor(Date.now() / 1000),

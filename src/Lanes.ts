@@ -329,12 +329,22 @@ export const make = <R>(registry: Job.Registry<R>) =>
       for (const k of callbacks) k()
     }
 
-    /** The context a run's fiber starts with: the layer's, the trigger's `JobContext` and the run's log. */
+    /**
+     * The context a run's fiber starts with: the layer's, the trigger's `JobContext` and the run's log. Built
+     * as one copy of the layer's map with two entries set: `Context.make`, `add` and `merge` made three maps
+     * and their iterators, an eighth of all the memory a trigger allocated (measured).
+     */
+    const runContext = (jobContext: Job.JobContext["Type"], log: RunLog["Type"]) => {
+      const services = new Map(base.context.unsafeMap)
+      services.set(Job.JobContext.key, jobContext)
+      services.set(RunLog.key, log)
+      return Context.unsafeMake<R | Job.JobContext | RunLog>(services)
+    }
+
     const runtimeFor = (trigger: TriggerParam, log: RunLog["Type"], thread: string) =>
       Runtime.make({
-        context: Context.merge(
-          base.context,
-          Context.make(Job.JobContext, {
+        context: runContext(
+          {
             jobId: trigger.jobId,
             logId: trigger.logId,
             logDateTime: trigger.logDateTime,
@@ -349,7 +359,8 @@ export const make = <R>(registry: Job.Registry<R>) =>
             log: (message) =>
               log.writer.append(formatEntry({ date: new Date(), source: log.source, level: "INFO", thread, message })),
             logRaw: (line) => log.writer.append(line)
-          }).pipe(Context.add(RunLog, log))
+          },
+          log
         ),
         fiberRefs: base.fiberRefs,
         runtimeFlags: base.runtimeFlags

@@ -37,7 +37,7 @@ describe("schedules", () => {
       assert.strictEqual(DevAdmin.nextFireTime(undefined, 0), undefined)
     }))
 
-  it.scoped("a bad cron expression or rate is refused at start, naming the job", () =>
+  it.scoped("a bad cron expression or rate, or a jobId declared twice, is refused at start", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(DevAdmin.start({
         jobs: [{ jobId: 3, handler: "report", schedule: { cron: "0 61 * * * ?" } }],
@@ -50,6 +50,11 @@ describe("schedules", () => {
         onEvent: false
       }))
       assert.include(rate.message, "everySeconds must be above 0")
+      const twice = yield* Effect.flip(DevAdmin.start({
+        jobs: [{ jobId: 5, handler: "report" }, { jobId: 5, handler: "other" }],
+        onEvent: false
+      }))
+      assert.include(twice.message, "job 5 is declared twice")
     }))
 
   it.scoped("a scheduled job runs on an executor and its result and log tail are reported (TestClock)", () =>
@@ -144,7 +149,6 @@ describe("routing over two executors", () => {
             { jobId: 2, handler: "echo", params: "last", route: "LAST" },
             { jobId: 3, handler: "echo", params: "round", route: "ROUND" },
             { jobId: 4, handler: "echo", params: "shard", route: "SHARDING_BROADCAST" },
-            { jobId: 5, handler: "sleep", params: "3000", route: "FIRST" },
             { jobId: 5, handler: "sleep", params: "10", route: "BUSYOVER" },
             { jobId: 6, handler: "echo", params: "failover", route: "FAILOVER" }
           ]
@@ -164,13 +168,13 @@ describe("routing over two executors", () => {
         assert.deepStrictEqual(shards.map((t) => t.executor), [a, b])
         for (const t of shards) assert.strictEqual((yield* dev.admin.result(t.logId, "10 seconds")).handleCode, 200)
 
-        // Busyover: the job sleeps on the first executor, whose /idleBeat then says busy.
-        const busy = yield* dev.trigger(5)
+        // Busyover: both idle, the first takes a long run (params override the declared 10 ms), and its
+        // /idleBeat then says busy, so the next trigger goes to the second.
+        const busy = yield* dev.trigger(5, "30000")
         assert.deepStrictEqual(busy.map((t) => t.executor), [a])
         yield* waitFor("the run to start", () =>
           Effect.map(Effect.either(dev.admin.call("/idleBeat", "{\"jobId\":5}", a)), (r) =>
             r._tag === "Right" && r.right.code === 500))
-        // The declarations share jobId 5: `trigger` takes the last one declared, the BUSYOVER one.
         assert.deepStrictEqual(yield* sentTo(5), [b])
 
         // Failover: the first executor dies without leaving the registry; /beat finds the second.
