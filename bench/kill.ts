@@ -121,6 +121,12 @@ export const run = async () => {
     if (f.otherCodes > 0) console.log(`  kill: ${f.otherCodes} killed runs reported a handleCode other than 500`)
   }
 
+  if (RUNNING < WARMUP + KILLS) {
+    console.log(`  kill did not run: KILL_RUNNING (${RUNNING}) must be at least ${WARMUP + KILLS} (warm-up and KILLS)`)
+    await executor.close()
+    agent.destroy()
+    return
+  }
   try {
     const { accepted, refusal } = await triggerSleepers(agent, port, RUNNING, CONNECTIONS, firstLogId, until)
     if (accepted < RUNNING) {
@@ -147,8 +153,9 @@ export const run = async () => {
       } for the executor to be quiet), timed from when each was due:`
     )
     show(atFixedRate, "   (target p99 < 20 ms)")
-    await quiet(pid, until)
     const burstSize = total - WARMUP - KILLS
+    if (burstSize === 0) return
+    await quiet(pid, until)
     const burst = await phase(
       WARMUP + KILLS,
       burstSize,
