@@ -14,6 +14,7 @@
  */
 import * as Http from "node:http"
 import {
+  accepted,
   atRate,
   type CallbackItem,
   cpuMicros,
@@ -86,7 +87,7 @@ export const run = async () => {
       sentAt.set(firstLogId + jobId, since)
       const reply = await post(agent, port, "/kill", JSON.stringify({ jobId }), 10_000)
       answers.push(performance.now() - since)
-      if (!reply.startsWith("{\"code\":200")) throw new Error(`/kill of jobId ${jobId} answered ${reply}`)
+      if (!accepted(reply)) throw new Error(`/kill of jobId ${jobId} answered ${reply}`)
     })
     if (sent < count) return `${sent} of ${count} /kill sent in time`
     if (!await within(allArrived, until.remaining())) {

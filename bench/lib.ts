@@ -80,7 +80,6 @@ process.on("exit", () => {
   for (const child of live) child.kill("SIGKILL")
 })
 
-/** Starts a target process (`bench/targets/<script>`) and waits for its `READY <port>`. */
 /**
  * The package compiled as it ships (`tsc`), with the bench's targets, into `node_modules/.cache/` (so that
  * their imports resolve), built once per bench: the targets run from there on plain node. Under tsx the
@@ -104,6 +103,7 @@ export const packageBuild = (): string | undefined => {
   return dir
 }
 
+/** Starts a target process (`bench/targets/<script>`) and waits for its `READY <port>`. */
 export const startTarget = (script: string, env: Record<string, string>) =>
   new Promise<Target>((resolve, reject) => {
     // PROFILE=<dir> writes a CPU profile of the executor (or of PROFILE_SCRIPT, e.g. ceiling.ts) there.

@@ -16,6 +16,7 @@
 import * as Http from "node:http"
 import * as Os from "node:os"
 import {
+  accepted,
   atRate,
   cpuMicros,
   deadline,
@@ -24,11 +25,13 @@ import {
   logRoot,
   ms,
   percentiles,
+  pool,
   post,
   sleep,
   startSink,
   startTarget,
-  tempLogDir
+  tempLogDir,
+  triggerBody
 } from "./lib.js"
 
 const TRIGGERS = Number(process.env.TRIGGERS ?? 15_000)
@@ -81,29 +84,16 @@ const measure = async (
   /** Sends trigger `i`; when `record`ed, its latencies count from `since`, the moment it was due. */
   const trigger = async (i: number, since: number, record: boolean) => {
     const logId = firstLogId + i
-    const body = JSON.stringify({
-      jobId: logId % JOB_IDS,
-      executorHandler: "trivial",
-      executorBlockStrategy: "SERIAL_EXECUTION",
-      executorTimeout: 0,
-      logId,
-      logDateTime: Date.now(),
-      glueType: "BEAN",
-      broadcastIndex: 0,
-      broadcastTotal: 1
-    })
+    const body = triggerBody({ jobId: logId % JOB_IDS, logId, handler: "trivial" })
     if (record) sent.set(logId, since)
     const reply = await post(agent, target.port, "/run", body)
     if (record) runLatencies.push(performance.now() - since)
-    if (!reply.startsWith("{\"code\":200")) throw new Error(`${script} refused a trigger: ${reply}`)
+    if (!accepted(reply)) throw new Error(`${script} refused a trigger: ${reply}`)
   }
+  const never = deadline(Number.POSITIVE_INFINITY)
   /** Triggers `from`..`to - 1` as fast as they are answered: each connection sends its next on an answer. */
-  const asFastAsAnswered = async (from: number, to: number, record: boolean) => {
-    let next = from
-    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
-      while (next < to) await trigger(next++, performance.now(), record)
-    }))
-  }
+  const asFastAsAnswered = (from: number, to: number, record: boolean) =>
+    pool(to - from, CONNECTIONS, never, (i) => trigger(from + i, performance.now(), record))
   if (rate === undefined) {
     await asFastAsAnswered(0, triggers, true)
   } else {
@@ -116,7 +106,7 @@ const measure = async (
     started = performance.now()
     // Latencies count from when each trigger was due. At most CONNECTIONS are in flight; the rest wait in
     // the agent's queue, on their clock.
-    await atRate(triggers, rate, deadline(Number.POSITIVE_INFINITY), (i, due) => trigger(i, due, true))
+    await atRate(triggers, rate, never, (i, due) => trigger(i, due, true))
   }
   await allResults
   const seconds = (performance.now() - started) / 1000
@@ -196,6 +186,7 @@ export const run = async () => {
   // Latency at a given throughput: a fixed rate, not as fast as it answers. Under a load that waits for each
   // answer before the next, latency is only the queue (Little's law: 64 in flight at 3000/s is 21 ms each,
   // however fast a single trigger is), so the figures above grow as throughput falls and say little.
+  if (RATE_ROUNDS < 1) return
   const rate = Math.round(RATE_SHARE * ceiling.throughput)
   console.log(
     `  at a fixed ${rate} triggers/s (${RATE_SHARE} of the ceiling's throughput), ${RATE_TRIGGERS} triggers, ${RATE_ROUNDS} rounds, latency from when each was due:`

@@ -169,7 +169,7 @@ const hintFor = (attempt: string): string | undefined => {
   if (/answered HTML|HTTP 404|HTTP 405|uri-mapping/.test(attempt)) {
     return "the address must be the admin's base URL with its context path, e.g. http://host:8080/xxl-job-admin (not a page of its UI, not a login page behind a proxy)"
   }
-  if (/access token|token/i.test(attempt)) {
+  if (/token/i.test(attempt)) {
     return "XXL_JOB_ACCESS_TOKEN (--token) must equal xxl.job.accessToken in the admin's application.properties"
   }
   if (/unreachable/.test(attempt)) {

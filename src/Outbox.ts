@@ -133,12 +133,13 @@ export const make = Effect.gen(function*() {
       for (let attempt = 1;; attempt++) {
         const live = batch.filter((entry) => pending.has(entry.id))
         if (live.length === 0) return
+        const call = admin.callback(live.map((entry) => entry.item))
         const sent = yield* Effect.either(
           tracing
-            ? admin.callback(live.map((entry) => entry.item)).pipe(
-              Effect.withSpan("xxl-job.callback", { attributes: { "xxl.callback.results": live.length, attempt } })
-            )
-            : admin.callback(live.map((entry) => entry.item))
+            ? Effect.withSpan(call, "xxl-job.callback", {
+              attributes: { "xxl.callback.results": live.length, attempt }
+            })
+            : call
         )
         if (Either.isRight(sent)) {
           yield* forget(live.map((entry) => entry.id))
