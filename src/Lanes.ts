@@ -40,7 +40,7 @@ import { capped, formatEntry, JobLog, type Writer } from "./JobLog.js"
 import * as Messages from "./Messages.js"
 import * as Metrics from "./Metrics.js"
 import { Outbox } from "./Outbox.js"
-import { CallbackItem, Code, type TriggerParam } from "./Wire.js"
+import { CallbackItem, Code, type TriggerParam, unsafeInstance } from "./Wire.js"
 
 /**
  * What a trigger gets: accepted (its result comes later, through the outbox) or refused with the message
@@ -179,6 +179,57 @@ class RunLog extends Context.Tag("effect-xxl-job/Lanes/RunLog")<RunLog, {
 }>() {}
 
 /**
+ * A run's services: the layer's, with the run's `JobContext` and `RunLog` over them. A copy of the layer's
+ * map per run, with the two set, was about a tenth of all the memory a trigger allocated (measured); this
+ * reads through to the layer's map instead. It is a whole `Map` (size, iteration, copies) since Effect may do
+ * any of that with a context, and read-only as Effect treats a context's map (it copies before it changes).
+ */
+class RunServices extends Map<string, unknown> {
+  constructor(
+    private readonly layer: ReadonlyMap<string, unknown>,
+    private readonly jobContext: unknown,
+    private readonly runLog: unknown
+  ) {
+    super()
+  }
+  override get(key: string): unknown {
+    return key === Job.JobContext.key ? this.jobContext : key === RunLog.key ? this.runLog : this.layer.get(key)
+  }
+  override has(key: string): boolean {
+    return key === Job.JobContext.key || key === RunLog.key || this.layer.has(key)
+  }
+  override get size(): number {
+    return this.layer.size + (this.layer.has(Job.JobContext.key) ? 0 : 1) + (this.layer.has(RunLog.key) ? 0 : 1)
+  }
+  override *entries(): MapIterator<[string, unknown]> {
+    for (const entry of this.layer) if (entry[0] !== Job.JobContext.key && entry[0] !== RunLog.key) yield entry
+    yield [Job.JobContext.key, this.jobContext]
+    yield [RunLog.key, this.runLog]
+  }
+  override [Symbol.iterator](): MapIterator<[string, unknown]> {
+    return this.entries()
+  }
+  override *keys(): MapIterator<string> {
+    for (const [key] of this.entries()) yield key
+  }
+  override *values(): MapIterator<unknown> {
+    for (const [, value] of this.entries()) yield value
+  }
+  override forEach(f: (value: unknown, key: string, map: Map<string, unknown>) => void, thisArg?: unknown): void {
+    for (const [key, value] of this.entries()) f.call(thisArg, value, key, this)
+  }
+  override set(): this {
+    throw new TypeError("a run's services are read-only")
+  }
+  override delete(): boolean {
+    throw new TypeError("a run's services are read-only")
+  }
+  override clear(): void {
+    throw new TypeError("a run's services are read-only")
+  }
+}
+
+/**
  * The runs' logger: inside a run, plain `Effect.log*` calls land in that run's log; anywhere else they go to
  * the loggers the executor was built with, at its level. One logger for all runs: a logger made per run cost
  * an allocation and a hash each time.
@@ -307,10 +358,12 @@ export const make = <R>(registry: Job.Registry<R>) =>
     const report = (trigger: TriggerParam, code: number, msg: string | undefined) =>
       outbox.unsafeOffer(
         // Built from a decoded trigger and our own result: no need to validate again.
-        new CallbackItem(
-          { logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: code, handleMsg: msg },
-          true
-        )
+        unsafeInstance(CallbackItem, {
+          logId: trigger.logId,
+          logDateTim: trigger.logDateTime,
+          handleCode: code,
+          handleMsg: msg
+        })
       )
 
     const isBusy = (lane: Lane) => lane.running !== undefined || lane.queue.length > 0
@@ -329,17 +382,9 @@ export const make = <R>(registry: Job.Registry<R>) =>
       for (const k of callbacks) k()
     }
 
-    /**
-     * The context a run's fiber starts with: the layer's, the trigger's `JobContext` and the run's log. Built
-     * as one copy of the layer's map with two entries set: `Context.make`, `add` and `merge` made three maps
-     * and their iterators, an eighth of all the memory a trigger allocated (measured).
-     */
-    const runContext = (jobContext: Job.JobContext["Type"], log: RunLog["Type"]) => {
-      const services = new Map(base.context.unsafeMap)
-      services.set(Job.JobContext.key, jobContext)
-      services.set(RunLog.key, log)
-      return Context.unsafeMake<R | Job.JobContext | RunLog>(services)
-    }
+    /** The context a run's fiber starts with: the layer's, the trigger's `JobContext` and the run's log. */
+    const runContext = (jobContext: Job.JobContext["Type"], log: RunLog["Type"]) =>
+      Context.unsafeMake<R | Job.JobContext | RunLog>(new RunServices(base.context.unsafeMap, jobContext, log))
 
     const runtimeFor = (trigger: TriggerParam, log: RunLog["Type"], thread: string) =>
       Runtime.make({

@@ -3,7 +3,7 @@
  * beat on the TestClock.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Either, Layer, TestClock } from "effect"
+import { Context, Duration, Effect, Either, Fiber, Layer, TestClock } from "effect"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { AdminClient, ExecutorConfig, Registration, Wire } from "../src/index.js"
@@ -122,6 +122,24 @@ describe("AdminClient", () => {
         assert.include(e, "unreachable")
         assert.include(result.left.message, "registry failed")
       }
+    }))
+})
+
+describe("AdminClient, interrupted", () => {
+  it.scopedLive("an interrupted call closes its request: the admin sees the connection go", () =>
+    Effect.gen(function*() {
+      let closed = false
+      // Answers nothing, and notes when the connection of its one request closes.
+      const admin = yield* fakeAdmin((_, res) => res.socket?.on("close", () => closed = true))
+      const client = yield* clientFor({ adminAddresses: admin.url, adminTimeoutSeconds: 30 })
+      const call = yield* Effect.fork(client.registry(registry))
+      yield* Effect.sleep(Duration.millis(100)).pipe(Effect.repeat({ until: () => admin.seen.length === 1 }))
+      assert.isFalse(closed)
+      yield* Fiber.interrupt(call)
+      yield* Effect.sleep(Duration.millis(20)).pipe(
+        Effect.repeat({ until: () => closed }),
+        Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => "the request was left open" })
+      )
     }))
 })
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Arbitrary, Either, FastCheck as fc, Schema } from "effect"
+import { Arbitrary, Either, Equal, FastCheck as fc, Hash, Schema } from "effect"
 import { Wire } from "../src/index.js"
 
 const decode = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknownEither(schema)
@@ -99,9 +99,32 @@ describe("Wire", () => {
         const fast = Wire.decodeTrigger(json)
         const slow = decodeSchema(json)
         assert.strictEqual(Either.isRight(fast), Either.isRight(slow))
-        if (Either.isRight(fast) && Either.isRight(slow)) assert.deepStrictEqual({ ...fast.right }, { ...slow.right })
+        if (Either.isRight(fast) && Either.isRight(slow)) {
+          assert.deepStrictEqual({ ...fast.right }, { ...slow.right })
+          assert.isTrue(fast.right instanceof Wire.TriggerParam && Equal.equals(fast.right, slow.right))
+        }
       }),
       { numRuns: 3000 }
     )
+  })
+
+  it("unsafeInstance makes what the class's constructor makes, for the classes it is used for", () => {
+    const alike = <C extends new(fields: any, options?: boolean) => object>(Class: C, schema: Schema.Schema<any>) =>
+      fc.assert(
+        fc.property(Arbitrary.make(schema), (value) => {
+          const fields = { ...value }
+          const made = new Class({ ...fields }, true)
+          const fast = Wire.unsafeInstance(Class, { ...fields })
+          assert.isTrue(fast instanceof Class)
+          assert.isTrue(Equal.equals(fast, made) && Equal.equals(made, fast))
+          assert.strictEqual(Hash.hash(fast), Hash.hash(made))
+          assert.deepStrictEqual(Object.keys(fast), Object.keys(made))
+          assert.strictEqual(JSON.stringify(fast), JSON.stringify(made))
+          assert.strictEqual(String(fast), String(made))
+        }),
+        { numRuns: 300 }
+      )
+    alike(Wire.TriggerParam, Wire.TriggerParam)
+    alike(Wire.CallbackItem, Wire.CallbackItem)
   })
 })
