@@ -16,7 +16,7 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Undici from "undici"
 import { ExecutorConfig } from "./ExecutorConfig.js"
-import { AdminReply, type CallbackItem, encodeCallbackBody, type RegistryParam } from "./Wire.js"
+import { AdminReply, type CallbackItem, encodeCallbackJson, type RegistryParam } from "./Wire.js"
 
 /**
  * No admin accepted the call. `attempts` says what each address answered.
@@ -219,9 +219,8 @@ export const make = Effect.gen(function*() {
     })
 
   /** Tries each admin in order; the first code 200 ends the round. */
-  const post = (name: string, value: unknown) =>
+  const post = (name: string, body: string) =>
     Effect.gen(function*() {
-      const body = JSON.stringify(value)
       const attempts: Array<string> = []
       for (const base of bases) {
         const url = `${base}/api/${name}`
@@ -233,9 +232,9 @@ export const make = Effect.gen(function*() {
     })
 
   return {
-    registry: (param) => post("registry", param),
-    registryRemove: (param) => post("registryRemove", param),
-    callback: (items) => post("callback", encodeCallbackBody(items, settings.protocol))
+    registry: (param) => post("registry", JSON.stringify(param)),
+    registryRemove: (param) => post("registryRemove", JSON.stringify(param)),
+    callback: (items) => post("callback", encodeCallbackJson(items, settings.protocol))
   } satisfies Service
 })
 

@@ -95,6 +95,8 @@ interface Lane {
   /** Which handler the lane runs: a trigger for another one replaces the lane. */
   readonly handlerKey: string
   readonly job: Job.Job<any>
+  /** The thread name its runs' log lines carry, as Java's JobThread names them. */
+  readonly thread: string
   readonly queue: Array<TriggerParam>
   /** The logIds in `queue` (for Java's repeat check), made when something is queued. */
   queuedLogIds: Set<number> | undefined
@@ -420,7 +422,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
       // The job's own lines are capped (head and tail kept); the executor's markers always get through.
       const jobWriter = capped(writer, settings.maxRunLogBytes, Metrics.unsafeRecordLogBytes)
       const source = lane.job.name
-      const thread = `job-${lane.jobId}`
+      const thread = lane.thread
       writer.append(formatEntry({
         date: new Date(),
         source,
@@ -439,7 +441,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
       lane.running = trigger
       const startedAt = performance.now()
       // Started at once: we are on a turn of our own already (see `startWaiting`).
-      const fiber = Runtime.runFork(runtimeFor(trigger, { writer: jobWriter, source }, thread))(run, {
+      const fiber = Runtime.runFork(runtimeFor(trigger, { writer: jobWriter, source }, thread), run, {
         immediate: true
       })
       lane.fiber = fiber
@@ -566,6 +568,7 @@ export const make = <R>(registry: Job.Registry<R>) =>
         jobId,
         handlerKey,
         job,
+        thread: `job-${jobId}`,
         queue: [],
         queuedLogIds: undefined,
         running: undefined,

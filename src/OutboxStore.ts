@@ -72,19 +72,16 @@ export const layerMemory: Layer.Layer<OutboxStore> = Layer.succeed(OutboxStore, 
   remove: () => Effect.void
 })
 
-const addRecord = (entry: Entry) =>
-  `A ${
-    JSON.stringify({
-      id: entry.id,
-      at: entry.at,
-      item: {
-        logId: entry.item.logId,
-        logDateTim: entry.item.logDateTim,
-        handleCode: entry.item.handleCode,
-        handleMsg: entry.item.handleMsg
-      }
-    })
-  }\n`
+/**
+ * `A {"id":…,"at":…,"item":{"logId":…,"logDateTim":…,"handleCode":…,"handleMsg":…}}`: the JSON
+ * `JSON.stringify` makes of those fields (`handleMsg` left out when undefined), written out directly, without
+ * the two objects a stringify needs per result.
+ */
+/** @internal */
+export const addRecord = ({ at, id, item }: Entry) =>
+  `A {"id":${id},"at":${at},"item":{"logId":${item.logId},"logDateTim":${item.logDateTim},"handleCode":${item.handleCode}${
+    item.handleMsg === undefined ? "" : `,"handleMsg":${JSON.stringify(item.handleMsg)}`
+  }}}\n`
 
 const removeRecord = (ids: ReadonlyArray<number>) => `D ${ids.join(",")}\n`
 

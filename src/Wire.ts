@@ -278,6 +278,30 @@ export const encodeCallbackBody = (items: ReadonlyArray<CallbackItem>, protocol:
 }
 
 /**
+ * `encodeCallbackBody` as JSON text, written out directly: the body of every callback request, where the two
+ * objects per result that `JSON.stringify(encodeCallbackBody(…))` needs showed in the profile under load.
+ * The same text (`test/wire.test.ts` holds them alike).
+ *
+ * @since 1.0.0
+ * @category encoding
+ */
+export const encodeCallbackJson = (items: ReadonlyArray<CallbackItem>, protocol: Protocol): string => {
+  const dateKey = protocol === "3.5" ? "logDateTime" : "logDateTim"
+  let list = ""
+  for (const { handleCode, handleMsg, logDateTim, logId } of items) {
+    const msg = handleMsg === undefined ? undefined : JSON.stringify(handleMsg)
+    const fields = `"logId":${logId},"${dateKey}":${logDateTim},"handleCode":${handleCode}${
+      msg === undefined ? "" : `,"handleMsg":${msg}`
+    }`
+    const item = protocol === "3.5"
+      ? `{${fields}}`
+      : `{${fields},"executeResult":{"code":${handleCode}${msg === undefined ? "" : `,"msg":${msg}`}}}`
+    list = list === "" ? item : `${list},${item}`
+  }
+  return protocol === "3.5" ? `{"callbackList":[${list}]}` : `[${list}]`
+}
+
+/**
  * Reads a callback item in any of its forms (2.2 `executeResult`, 2.3+ `handleCode`, 3.5 `logDateTime`), for
  * the mock admin.
  *

@@ -3,7 +3,7 @@
  * (retry until accepted, bounds that drop loudly, earlier results first), on the TestClock.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Logger, TestClock } from "effect"
+import { Arbitrary, Duration, Effect, FastCheck as fc, Layer, Logger, TestClock } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -26,6 +26,32 @@ describe("OutboxStore journal", () => {
     assert.strictEqual(skipped, 1)
     assert.deepStrictEqual(entries.map((e) => [e.id, e.item.logId, e.item.handleMsg]), [[2, 12, "x"]])
   })
+
+  it("writes an add record as JSON.stringify would, and reads it back whole", () =>
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.nat(),
+        Arbitrary.make(Wire.CallbackItem),
+        (id, at, item) => {
+          const record = OutboxStore.addRecord({ id, at, item })
+          const expected = {
+            id,
+            at,
+            item: {
+              logId: item.logId,
+              logDateTim: item.logDateTim,
+              handleCode: item.handleCode,
+              handleMsg: item.handleMsg
+            }
+          }
+          assert.strictEqual(record, `A ${JSON.stringify(expected)}\n`)
+          const [back] = OutboxStore.replay(record).entries
+          assert.deepStrictEqual({ ...back.item }, JSON.parse(JSON.stringify(expected.item)))
+        }
+      ),
+      { numRuns: 500 }
+    ))
 
   it.effect("what was added survives a restart; what was removed does not", () =>
     Effect.gen(function*() {

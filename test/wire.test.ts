@@ -127,4 +127,17 @@ describe("Wire", () => {
     alike(Wire.TriggerParam, Wire.TriggerParam)
     alike(Wire.CallbackItem, Wire.CallbackItem)
   })
+
+  it("encodeCallbackJson writes what JSON.stringify makes of encodeCallbackBody, in both protocols", () =>
+    fc.assert(
+      fc.property(fc.array(Arbitrary.make(Wire.CallbackItem), { maxLength: 5 }), (items) => {
+        for (const protocol of ["classic", "3.5"] as const) {
+          assert.strictEqual(
+            Wire.encodeCallbackJson(items, protocol),
+            JSON.stringify(Wire.encodeCallbackBody(items, protocol))
+          )
+        }
+      }),
+      { numRuns: 500 }
+    ))
 })
