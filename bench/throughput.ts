@@ -42,6 +42,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const RATE_SHARE = Number(process.env.RATE_SHARE ?? 0.6)
 const RATE_TRIGGERS = Number(process.env.RATE_TRIGGERS ?? 10_000)
 const RATE_ROUNDS = Number(process.env.RATE_ROUNDS ?? 3)
+/** How long the results may take after the last trigger was answered before the part gives up. */
+const RESULTS_TIMEOUT_MS = 60_000
 
 interface Figures {
   readonly throughput: number
@@ -72,48 +74,67 @@ const measure = async (
     if (++results === triggers) done()
   })
   const logPath = tempLogDir()
-  const target = await startTarget(script, {
-    ...executorEnv(sink.url, logPath),
-    XXL_JOB_EXECUTOR_QUEUE_LIMIT: String(triggers),
-    ...env
-  })
+  let target: Awaited<ReturnType<typeof startTarget>> | undefined
   const agent = new Http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
   const runLatencies: Array<number> = []
-  let cpuBefore = cpuMicros(target.pid)
-  let started = performance.now()
-  /** Sends trigger `i`; when `record`ed, its latencies count from `since`, the moment it was due. */
-  const trigger = async (i: number, since: number, record: boolean) => {
-    const logId = firstLogId + i
-    const body = triggerBody({ jobId: logId % JOB_IDS, logId, handler: "trivial" })
-    if (record) sent.set(logId, since)
-    const reply = await post(agent, target.port, "/run", body)
-    if (record) runLatencies.push(performance.now() - since)
-    if (!accepted(reply)) throw new Error(`${script} refused a trigger: ${reply}`)
+  let cpuBefore = { total: 0, main: 0 }
+  let cpuAfter = cpuBefore
+  let seconds = 0
+  // Whatever fails (a target that does not start, a refused trigger, results that never come), the sink, the
+  // connections and the target go: an open sink alone would keep the bench from ever exiting.
+  try {
+    const started = await startTarget(script, {
+      ...executorEnv(sink.url, logPath),
+      XXL_JOB_EXECUTOR_QUEUE_LIMIT: String(triggers),
+      ...env
+    })
+    target = started
+    cpuBefore = cpuMicros(started.pid)
+    let startedAt = performance.now()
+    /** Sends trigger `i`; when `record`ed, its latencies count from `since`, the moment it was due. */
+    const trigger = async (i: number, since: number, record: boolean) => {
+      const logId = firstLogId + i
+      const body = triggerBody({ jobId: logId % JOB_IDS, logId, handler: "trivial" })
+      if (record) sent.set(logId, since)
+      const reply = await post(agent, started.port, "/run", body)
+      if (record) runLatencies.push(performance.now() - since)
+      if (!accepted(reply)) throw new Error(`${script} refused a trigger: ${reply}`)
+    }
+    const never = deadline(Number.POSITIVE_INFINITY)
+    /** Triggers `from`..`to - 1` as fast as they are answered: each connection sends its next on an answer. */
+    const asFastAsAnswered = (from: number, to: number, record: boolean) =>
+      pool(to - from, CONNECTIONS, never, (i) => trigger(from + i, performance.now(), record))
+    if (rate === undefined) {
+      await asFastAsAnswered(0, triggers, true)
+    } else {
+      // Warm up first, uncounted (logIds past the counted ones): a fresh process compiles its hot paths over
+      // its first thousands of triggers, and at a fixed rate near its capacity that first second's backlog
+      // would never drain.
+      await asFastAsAnswered(triggers, triggers + Math.min(triggers, 3000), false)
+      await sleep(500)
+      cpuBefore = cpuMicros(started.pid)
+      startedAt = performance.now()
+      // Latencies count from when each trigger was due. At most CONNECTIONS are in flight; the rest wait in
+      // the agent's queue, on their clock.
+      await atRate(triggers, rate, never, (i, due) => trigger(i, due, true))
+    }
+    let late: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      allResults,
+      new Promise<never>((_, reject) =>
+        late = setTimeout(
+          () => reject(new Error(`${script}: ${triggers - results} result(s) never reached the admin`)),
+          RESULTS_TIMEOUT_MS
+        )
+      )
+    ]).finally(() => clearTimeout(late))
+    seconds = (performance.now() - startedAt) / 1000
+    cpuAfter = cpuMicros(started.pid)
+  } finally {
+    agent.destroy()
+    await target?.stop()
+    sink.close()
   }
-  const never = deadline(Number.POSITIVE_INFINITY)
-  /** Triggers `from`..`to - 1` as fast as they are answered: each connection sends its next on an answer. */
-  const asFastAsAnswered = (from: number, to: number, record: boolean) =>
-    pool(to - from, CONNECTIONS, never, (i) => trigger(from + i, performance.now(), record))
-  if (rate === undefined) {
-    await asFastAsAnswered(0, triggers, true)
-  } else {
-    // Warm up first, uncounted (logIds past the counted ones): a fresh process compiles its hot paths over
-    // its first thousands of triggers, and at a fixed rate near its capacity that first second's backlog
-    // would never drain.
-    await asFastAsAnswered(triggers, triggers + Math.min(triggers, 3000), false)
-    await sleep(500)
-    cpuBefore = cpuMicros(target.pid)
-    started = performance.now()
-    // Latencies count from when each trigger was due. At most CONNECTIONS are in flight; the rest wait in
-    // the agent's queue, on their clock.
-    await atRate(triggers, rate, never, (i, due) => trigger(i, due, true))
-  }
-  await allResults
-  const seconds = (performance.now() - started) / 1000
-  const cpuAfter = cpuMicros(target.pid)
-  agent.destroy()
-  await target.stop()
-  sink.close()
   return {
     throughput: triggers / seconds,
     run: percentiles(runLatencies),
