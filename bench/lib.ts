@@ -103,8 +103,46 @@ export const packageBuild = (): string | undefined => {
   return dir
 }
 
-/** Starts a target process (`bench/targets/<script>`) and waits for its `READY <port>`. */
-export const startTarget = (script: string, env: Record<string, string>) =>
+/**
+ * `COMPARE=<git ref>`: the package as it was at that commit, compiled as `packageBuild` compiles this one, for
+ * the throughput part to measure beside it in the same run. Its sources are taken with `git archive` into
+ * `node_modules/.cache/` (so that they resolve this checkout's packages). On a shared machine, figures taken
+ * in separate runs minutes apart differ by more than most changes do; side by side, alternating, they don't.
+ */
+let compared: { readonly ref: string; readonly build: string } | undefined
+export const compareBuild = (): { readonly ref: string; readonly build: string } | undefined => {
+  const ref = process.env.COMPARE
+  if (ref === undefined || ref === "") return undefined
+  if (compared !== undefined) return compared
+  if (packageBuild() === undefined) throw new Error("COMPARE needs the compiled package (not BENCH_SOURCE=1)")
+  const root = Path.join(here, "..")
+  const cache = Path.join(root, "node_modules", ".cache")
+  const commit = ChildProcess.execFileSync("git", ["rev-parse", "--short", ref], { cwd: root }).toString().trim()
+  const sources = Path.join(cache, "effect-xxl-job-compare-src")
+  const build = Path.join(cache, "effect-xxl-job-compare")
+  for (const dir of [sources, build]) Fs.rmSync(dir, { recursive: true, force: true })
+  Fs.mkdirSync(sources, { recursive: true })
+  const archive = Path.join(sources, "sources.tar")
+  ChildProcess.execFileSync("git", ["archive", "-o", archive, commit, "src", "bench", "tsconfig.base.json"], {
+    cwd: root
+  })
+  ChildProcess.execFileSync("tar", ["-xf", archive, "-C", sources])
+  ChildProcess.execFileSync(process.execPath, [
+    Path.join(root, "node_modules", "typescript", "bin", "tsc"),
+    "-p",
+    Path.join(sources, "bench", "tsconfig.targets.json"),
+    "--outDir",
+    build
+  ], { stdio: "inherit" })
+  compared = { ref: commit.startsWith(ref) ? commit : `${ref} (${commit})`, build }
+  return compared
+}
+
+/**
+ * Starts a target process (`bench/targets/<script>`) and waits for its `READY <port>`: of this package's build,
+ * or of `build` (see `compareBuild`).
+ */
+export const startTarget = (script: string, env: Record<string, string>, build = built) =>
   new Promise<Target>((resolve, reject) => {
     // PROFILE=<dir> writes a CPU profile of the executor (or of PROFILE_SCRIPT, e.g. ceiling.ts) there.
     const profile = process.env.PROFILE && script === (process.env.PROFILE_SCRIPT ?? "executor.ts")
@@ -114,11 +152,11 @@ export const startTarget = (script: string, env: Record<string, string>) =>
       ...profile,
       "--expose-gc",
       // Compiled, on plain node (see `packageBuild`); else the source under tsx.
-      ...(built === undefined
+      ...(build === undefined
         ? ["--import", "tsx", Path.join(here, "targets", script)]
-        : [Path.join(built, "bench", "targets", script.replace(/\.ts$/, ".js"))])
+        : [Path.join(build, "bench", "targets", script.replace(/\.ts$/, ".js"))])
     ], {
-      env: { ...process.env, ...env, ...(built === undefined ? {} : { BENCH_BUILD: Path.join(built, "src") }) },
+      env: { ...process.env, ...env, ...(build === undefined ? {} : { BENCH_BUILD: Path.join(build, "src") }) },
       stdio: ["ignore", "pipe", "inherit"]
     })
     live.add(child)

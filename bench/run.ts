@@ -36,6 +36,10 @@
  * in `flock /tmp/bench.lock …` so that two benches never measure each other.
  * `PROFILE=dir npm run bench` writes a CPU profile of every executor process into `dir` (open it in Chrome's
  * DevTools, Performance tab).
+ *
+ * `COMPARE=<git ref>` (throughput part) also measures the package as it was at that commit, in every round
+ * beside this one, alternating which goes first, and prints the medians of the rounds' ratios. Use it to judge
+ * a change: on a shared machine, runs minutes apart differ by more than most changes do.
  */
 import * as Os from "node:os"
 import * as Kill from "./kill.js"

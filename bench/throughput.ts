@@ -12,12 +12,16 @@
  * `RATE_ROUNDS` (3) rounds, after an uncounted warm-up; each trigger's latency counts from when it was due.
  * The rounds above send each trigger when one is answered, so their latencies are mostly the queue that load
  * builds (Little's law: 64 in flight at 3000/s wait 21 ms each, however fast one trigger is).
+ *
+ * With `COMPARE=<git ref>`, the executor as built from that commit runs in every round too (see
+ * `compareBuild`), first in every other round, and each figure's ratio between the two is taken per round.
  */
 import * as Http from "node:http"
 import * as Os from "node:os"
 import {
   accepted,
   atRate,
+  compareBuild,
   cpuMicros,
   deadline,
   executorEnv,
@@ -59,7 +63,8 @@ const measure = async (
   firstLogId: number,
   triggers = TRIGGERS,
   env: Record<string, string> = {},
-  rate?: number
+  rate?: number,
+  build?: string
 ): Promise<Figures> => {
   const sent = new Map<number, number>()
   const resultLatencies: Array<number> = []
@@ -87,7 +92,7 @@ const measure = async (
       ...executorEnv(sink.url, logPath),
       XXL_JOB_EXECUTOR_QUEUE_LIMIT: String(triggers),
       ...env
-    })
+    }, build)
     target = started
     cpuBefore = cpuMicros(started.pid)
     let startedAt = performance.now()
@@ -160,6 +165,17 @@ const medianBy = (rounds: Array<Figures>, key: (figures: Figures) => number) =>
 
 const median = (rounds: Array<Figures>) => medianBy(rounds, (f) => f.throughput)
 
+/** This build against the compared one, round by round: the medians of each figure's ratio. */
+const compareLine = (now: Array<Figures>, then: Array<Figures>) => {
+  const ratio = (key: (f: Figures) => number) => {
+    const ratios = now.map((f, i) => key(f) / key(then[i])).sort((a, b) => a - b)
+    return ratios[Math.floor((ratios.length - 1) / 2)].toFixed(2)
+  }
+  return `this build's throughput ×${ratio((f) => f.throughput)}, CPU per trigger ×${
+    ratio((f) => f.cpu.total)
+  } (main thread ×${ratio((f) => f.cpu.main)}), /run p99 ×${ratio((f) => f.run[1])} (medians of the rounds' ratios)`
+}
+
 export const run = async () => {
   console.log(
     `effect-xxl-job bench: ${TRIGGERS} triggers per target, ${CONNECTIONS} connections, ${JOB_IDS} jobIds, ${ROUNDS} rounds, ${Os.cpus().length} cores`
@@ -176,16 +192,25 @@ export const run = async () => {
   const ceilings: Array<Figures> = []
   const withFiles: Array<Figures> = []
   const executors: Array<Figures> = []
+  const compare = compareBuild()
+  const compared: Array<Figures> = []
   for (let round = 0; round < ROUNDS; round++) {
     ceilings.push(await measure("ceiling.ts", 1 + round * TRIGGERS))
     withFiles.push(await measure("ceiling.ts", 5_000_000 + round * TRIGGERS, TRIGGERS, { CEILING_LOG_FILES: "1" }))
+    const then = () => measure("executor.ts", 15_000_000 + round * TRIGGERS, TRIGGERS, {}, undefined, compare!.build)
+    // The compared build goes first every other round: the one measured later in a round may pay for the
+    // files and garbage the earlier ones left.
+    if (compare !== undefined && round % 2 === 1) compared.push(await then())
     executors.push(await measure("executor.ts", 10_000_000 + round * TRIGGERS))
+    if (compare !== undefined && round % 2 === 0) compared.push(await then())
     console.log(
       `  round ${round + 1}: ceiling ${ceilings[round].throughput.toFixed(0)}, with log files ${
         withFiles[round].throughput.toFixed(0)
-      }, effect-xxl-job ${executors[round].throughput.toFixed(0)} results/s; CPU per trigger ${
-        ceilings[round].cpu.total.toFixed(0)
-      }, ${withFiles[round].cpu.total.toFixed(0)}, ${executors[round].cpu.total.toFixed(0)} µs`
+      }, effect-xxl-job ${executors[round].throughput.toFixed(0)}${
+        compare === undefined ? "" : ` (at ${compare.ref} ${compared[round].throughput.toFixed(0)})`
+      } results/s; CPU per trigger ${ceilings[round].cpu.total.toFixed(0)}, ${withFiles[round].cpu.total.toFixed(0)}, ${
+        executors[round].cpu.total.toFixed(0)
+      }${compare === undefined ? "" : ` (${compared[round].cpu.total.toFixed(0)})`} µs`
     )
   }
   const ceiling = median(ceilings)
@@ -194,6 +219,10 @@ export const run = async () => {
   show("ceiling (bare node:http)", ceiling)
   show("ceiling + log files", ceilingWithFiles)
   show("effect-xxl-job", executor)
+  if (compare !== undefined) {
+    show(`  at ${compare.ref}`.slice(0, 24), median(compared))
+    console.log(`  ${compare.ref}: ${compareLine(executors, compared)}`)
+  }
   console.log(
     `  ratio to the ceiling    ${
       (executor.throughput / ceiling.throughput).toFixed(2)
@@ -214,14 +243,23 @@ export const run = async () => {
   )
   const ceilingsAtRate: Array<Figures> = []
   const executorsAtRate: Array<Figures> = []
+  const comparedAtRate: Array<Figures> = []
   for (let round = 0; round < RATE_ROUNDS; round++) {
     ceilingsAtRate.push(await measure("ceiling.ts", 20_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate))
+    const then = () =>
+      measure("executor.ts", 40_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate, compare!.build)
+    if (compare !== undefined && round % 2 === 1) comparedAtRate.push(await then())
     executorsAtRate.push(await measure("executor.ts", 30_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate))
+    if (compare !== undefined && round % 2 === 0) comparedAtRate.push(await then())
   }
   const ceilingAtRate = medianBy(ceilingsAtRate, (f) => f.run[1])
   const executorAtRate = medianBy(executorsAtRate, (f) => f.run[1])
   show("ceiling (bare node:http)", ceilingAtRate)
   show("effect-xxl-job", executorAtRate)
+  if (compare !== undefined) {
+    show(`  at ${compare.ref}`.slice(0, 24), medianBy(comparedAtRate, (f) => f.run[1]))
+    console.log(`  ${compare.ref}: ${compareLine(executorsAtRate, comparedAtRate)}`)
+  }
   console.log(
     `  /run p99                ${
       ms(executorAtRate.run[1])
