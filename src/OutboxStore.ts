@@ -221,8 +221,8 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
 
     /**
      * Queues a record for the next write, and starts that write (after the gather) when none is pending. A
-     * failed write is reported once, by the write: a promise (and its handler) per record was a tenth of the
-     * memory a trigger allocated.
+     * failed write is reported once, by the write: a promise (and its handler) per record showed in the
+     * allocation profile under load.
      */
     const commit = (line: string): void => {
       buffer.push(line)

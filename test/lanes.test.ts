@@ -3,7 +3,7 @@
  * idle retirement, with no real sleeping.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Fiber, Logger, LogLevel, Schema, TestClock } from "effect"
+import { Context, Duration, Effect, Fiber, Logger, LogLevel, Schema, TestClock } from "effect"
 import { Job, Lanes, Messages, MockAdmin } from "../src/index.js"
 
 /** What the jobs did, in order: "start:<logId>", "end:<logId>", "cleanup:<logId>". */
@@ -71,7 +71,34 @@ const Chatty = Job.make({
   })
 })
 
-const jobs = Job.registry(Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed, NoCode, Chatty)
+class Extra extends Context.Tag("test/Extra")<Extra, string>() {}
+
+/**
+ * Looks at the context its run starts with, and provides a service of its own on top of it (which copies
+ * that context): the run's services must read, iterate and copy as a plain context does.
+ */
+const Services = Job.make({
+  name: "services",
+  run: Effect.gen(function*() {
+    const context = yield* Effect.context<never>()
+    const keys = [...context.unsafeMap.keys()]
+    const { logId } = yield* Effect.provideService(
+      Effect.zipRight(Extra, Job.JobContext),
+      Extra,
+      "extra"
+    )
+    const extra = yield* Effect.provideService(Extra, Extra, "extra")
+    return [
+      keys.includes(Job.JobContext.key),
+      keys.length === context.unsafeMap.size,
+      new Set(keys).size === keys.length,
+      logId,
+      extra
+    ].join(",")
+  })
+})
+
+const jobs = Job.registry(Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed, NoCode, Chatty, Services)
 const TestEnv = MockAdmin.layer(jobs, { queueLimit: 3, laneIdleSeconds: 60 })
 
 const reset = Effect.sync(() => {
@@ -95,6 +122,13 @@ describe("lanes", () => {
       const otherLog = (yield* admin.log(901)).logContent
       assert.notInclude(otherLog, "hello")
       assert.notInclude(otherLog, "child fiber")
+    }).pipe(Effect.provide(TestEnv)))
+
+  it.effect("a run's services read, iterate and copy as a context does", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      const { result } = yield* admin.run({ handler: "services", jobId: 93, logId: 930 })
+      assert.strictEqual(result.handleMsg, "true,true,true,930,extra")
     }).pipe(Effect.provide(TestEnv)))
 
   it.effect("a run's log keeps its Info lines when the executor's own minimum level is Warning", () =>
