@@ -76,8 +76,9 @@ export const layerMemory: Layer.Layer<OutboxStore> = Layer.succeed(OutboxStore, 
  * `A {"id":…,"at":…,"item":{"logId":…,"logDateTim":…,"handleCode":…,"handleMsg":…}}`: the JSON
  * `JSON.stringify` makes of those fields (`handleMsg` left out when undefined), written out directly, without
  * the two objects a stringify needs per result.
+ *
+ * @internal
  */
-/** @internal */
 export const addRecord = ({ at, id, item }: Entry) =>
   `A {"id":${id},"at":${at},"item":{"logId":${item.logId},"logDateTim":${item.logDateTim},"handleCode":${item.handleCode}${
     item.handleMsg === undefined ? "" : `,"handleMsg":${JSON.stringify(item.handleMsg)}`

@@ -143,6 +143,30 @@ describe("AdminClient, interrupted", () => {
     }))
 })
 
+describe("AdminClient, idle", () => {
+  it.scopedLive(
+    "closes a keep-alive connection after a few idle seconds, before an admin's server would",
+    () =>
+      Effect.gen(function*() {
+        let closedAt: number | undefined
+        const admin = yield* fakeAdmin((seen, res) => {
+          res.socket?.on("close", () => closedAt = Date.now())
+          json({ code: 200 })(seen, res)
+        })
+        const client = yield* clientFor({ adminAddresses: admin.url })
+        yield* client.registry(registry)
+        const answeredAt = Date.now()
+        yield* Effect.sleep(Duration.millis(100)).pipe(
+          Effect.repeat({ until: () => closedAt !== undefined }),
+          Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => "the connection stayed open" })
+        )
+        // Kept for reuse first (not closed at once), then let go.
+        assert.isAtLeast(closedAt! - answeredAt, 2000)
+      }),
+    15_000
+  )
+})
+
 describe("Registration", () => {
   const recording = () => {
     const calls: Array<string> = []
