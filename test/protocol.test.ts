@@ -7,7 +7,7 @@
  * taken from `Messages`, so a wrong message in src fails here.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Schema, Scope } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Logger, Schema, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
@@ -1152,5 +1152,24 @@ describe("callbacks (cases 29-31)", () => {
         assert.strictEqual(item.executeResult.code, item.handleCode)
         assert.strictEqual(item.executeResult.msg, item.handleMsg)
       }
+    }))
+})
+
+describe("the start-up line", () => {
+  it.scopedLive("says 'registered as' only when the executor registers, 'reachable at' otherwise", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ message }) => void lines.push(Array.isArray(message) ? message.join(" ") : String(message)))
+      )
+      const alone = yield* startExecutor([]).pipe(Effect.provide(capture))
+      assert.isTrue(lines.some((line) => line.includes(`reachable at ${alone.executor.address}`)))
+      assert.isFalse(lines.some((line) => line.includes("registered as")))
+      yield* alone.close
+      lines.length = 0
+      // An admin that is not there: the executor still says where it registers, and keeps trying.
+      const registering = yield* startExecutor("http://127.0.0.1:1/xxl-job-admin").pipe(Effect.provide(capture))
+      assert.isTrue(lines.some((line) => line.includes(`registered as ${registering.executor.address}`)))
     }))
 })
