@@ -4,8 +4,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Either, Fiber, Layer, TestClock } from "effect"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Https from "node:https"
 import type { AddressInfo } from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { AdminClient, ExecutorConfig, Registration, Wire } from "../src/index.js"
 
 interface Seen {
@@ -164,6 +169,59 @@ describe("AdminClient, idle", () => {
         assert.isAtLeast(closedAt! - answeredAt, 2000)
       }),
     15_000
+  )
+})
+
+/** A self-signed certificate for 127.0.0.1, made with openssl (undefined where openssl is not installed). */
+const selfSigned = (() => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-tls-"))
+  try {
+    ChildProcess.execFileSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      Path.join(dir, "key.pem"),
+      "-out",
+      Path.join(dir, "cert.pem")
+    ], { stdio: "ignore" })
+    return {
+      key: Fs.readFileSync(Path.join(dir, "key.pem")),
+      cert: Fs.readFileSync(Path.join(dir, "cert.pem"))
+    }
+  } catch {
+    return undefined
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+})()
+
+describe("AdminClient over HTTPS", () => {
+  it.skipIf(selfSigned === undefined)(
+    "speaks TLS to an https admin and checks its certificate (a self-signed one is refused)" +
+      (selfSigned === undefined ? " [skipped: openssl is not installed]" : ""),
+    () =>
+      Effect.gen(function*() {
+        const server = Https.createServer(selfSigned!, (_, res) => json({ code: 200 })(undefined as never, res))
+        yield* Effect.acquireRelease(
+          Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+          () => Effect.sync(() => server.close())
+        )
+        const port = (server.address() as AddressInfo).port
+        const client = yield* clientFor({ adminAddresses: `https://127.0.0.1:${port}/xxl-job-admin` })
+        const result = yield* Effect.either(client.registry(registry))
+        assert.isTrue(Either.isLeft(result))
+        // The certificate's own complaint: the client went through a TLS handshake and verified what it got.
+        if (Either.isLeft(result)) assert.include(result.left.attempts[0], "self-signed certificate")
+      }).pipe(Effect.scoped, Effect.runPromise)
   )
 })
 
