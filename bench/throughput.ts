@@ -165,6 +165,36 @@ const medianBy = (rounds: Array<Figures>, key: (figures: Figures) => number) =>
 
 const median = (rounds: Array<Figures>) => medianBy(rounds, (f) => f.throughput)
 
+/**
+ * Measures this build (`now`) and, when comparing, the compared one (`then`), in turn: the compared build
+ * goes first every other round, since the one measured later in a round may pay for the files and garbage
+ * the earlier ones left.
+ */
+const inTurn = async (
+  round: number,
+  now: () => Promise<Figures>,
+  then: (() => Promise<Figures>) | undefined
+): Promise<readonly [Figures, Figures | undefined]> => {
+  if (then === undefined) return [await now(), undefined]
+  if (round % 2 === 1) {
+    const first = await then()
+    return [await now(), first]
+  }
+  const first = await now()
+  return [first, await then()]
+}
+
+/** The compared build's median round, and how this build fared against it round by round. */
+const showCompared = (
+  ref: string,
+  now: Array<Figures>,
+  then: Array<Figures>,
+  medianOf: (rounds: Array<Figures>) => Figures
+) => {
+  show(`  at ${ref}`.slice(0, 24), medianOf(then))
+  console.log(`  ${ref}: ${compareLine(now, then)}`)
+}
+
 /** This build against the compared one, round by round: the medians of each figure's ratio. */
 const compareLine = (now: Array<Figures>, then: Array<Figures>) => {
   const ratio = (key: (f: Figures) => number) => {
@@ -197,12 +227,13 @@ export const run = async () => {
   for (let round = 0; round < ROUNDS; round++) {
     ceilings.push(await measure("ceiling.ts", 1 + round * TRIGGERS))
     withFiles.push(await measure("ceiling.ts", 5_000_000 + round * TRIGGERS, TRIGGERS, { CEILING_LOG_FILES: "1" }))
-    const then = () => measure("executor.ts", 15_000_000 + round * TRIGGERS, TRIGGERS, {}, undefined, compare!.build)
-    // The compared build goes first every other round: the one measured later in a round may pay for the
-    // files and garbage the earlier ones left.
-    if (compare !== undefined && round % 2 === 1) compared.push(await then())
-    executors.push(await measure("executor.ts", 10_000_000 + round * TRIGGERS))
-    if (compare !== undefined && round % 2 === 0) compared.push(await then())
+    const [now, then] = await inTurn(
+      round,
+      () => measure("executor.ts", 10_000_000 + round * TRIGGERS),
+      compare && (() => measure("executor.ts", 15_000_000 + round * TRIGGERS, TRIGGERS, {}, undefined, compare.build))
+    )
+    executors.push(now)
+    if (then !== undefined) compared.push(then)
     console.log(
       `  round ${round + 1}: ceiling ${ceilings[round].throughput.toFixed(0)}, with log files ${
         withFiles[round].throughput.toFixed(0)
@@ -219,10 +250,7 @@ export const run = async () => {
   show("ceiling (bare node:http)", ceiling)
   show("ceiling + log files", ceilingWithFiles)
   show("effect-xxl-job", executor)
-  if (compare !== undefined) {
-    show(`  at ${compare.ref}`.slice(0, 24), median(compared))
-    console.log(`  ${compare.ref}: ${compareLine(executors, compared)}`)
-  }
+  if (compare !== undefined) showCompared(compare.ref, executors, compared, median)
   console.log(
     `  ratio to the ceiling    ${
       (executor.throughput / ceiling.throughput).toFixed(2)
@@ -246,19 +274,21 @@ export const run = async () => {
   const comparedAtRate: Array<Figures> = []
   for (let round = 0; round < RATE_ROUNDS; round++) {
     ceilingsAtRate.push(await measure("ceiling.ts", 20_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate))
-    const then = () =>
-      measure("executor.ts", 40_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate, compare!.build)
-    if (compare !== undefined && round % 2 === 1) comparedAtRate.push(await then())
-    executorsAtRate.push(await measure("executor.ts", 30_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate))
-    if (compare !== undefined && round % 2 === 0) comparedAtRate.push(await then())
+    const [now, then] = await inTurn(
+      round,
+      () => measure("executor.ts", 30_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate),
+      compare &&
+        (() => measure("executor.ts", 40_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate, compare.build))
+    )
+    executorsAtRate.push(now)
+    if (then !== undefined) comparedAtRate.push(then)
   }
   const ceilingAtRate = medianBy(ceilingsAtRate, (f) => f.run[1])
   const executorAtRate = medianBy(executorsAtRate, (f) => f.run[1])
   show("ceiling (bare node:http)", ceilingAtRate)
   show("effect-xxl-job", executorAtRate)
   if (compare !== undefined) {
-    show(`  at ${compare.ref}`.slice(0, 24), medianBy(comparedAtRate, (f) => f.run[1]))
-    console.log(`  ${compare.ref}: ${compareLine(executorsAtRate, comparedAtRate)}`)
+    showCompared(compare.ref, executorsAtRate, comparedAtRate, (rounds) => medianBy(rounds, (f) => f.run[1]))
   }
   console.log(
     `  /run p99                ${

@@ -99,10 +99,10 @@ interface Transport {
  * request (and undici about a third of what `@effect/platform`'s HttpClient did: spans, scopes and streams).
  */
 const direct = (headers: Record<string, string>): Transport => {
-  // An idle connection is closed after a few seconds, as undici closes them, well before an admin's server
-  // would (Tomcat's default is 20 s): a POST on a connection the server is closing fails, and a failed
-  // callback waits for its retry. (The timeout applies to idle connections only: a request in flight is
-  // bounded by `adminTimeout`.)
+  // An idle connection is closed after a few seconds, as undici closes them, before the admin's server is
+  // likely to close it: a POST on a connection the server is closing fails, and a failed callback waits for
+  // its retry. (The timeout applies to idle connections only: a request in flight is bounded by
+  // `adminTimeout`.)
   const options = { keepAlive: true, maxSockets: 8, timeout: 4000 }
   const agents = { http: new Http.Agent(options), https: new Https.Agent(options) }
   // A few URLs (three per admin), each parsed once.

@@ -76,10 +76,10 @@ const running = (port: number, metricsPort: number | undefined, where: string) =
     const settings = yield* ExecutorConfig.ExecutorConfig
     const address = ExecutorConfig.registeredAddress(settings, port)
     const lanes = yield* Lanes.Lanes
-    // Registration says so when it does not register (no admin address or AppName): no "registered as" then.
-    const registers = settings.adminAddresses.length > 0 && settings.appName !== ""
     yield* Effect.logInfo(
-      `executor "${settings.appName}" ${where}, ${registers ? "registered as" : "reachable at"} ${address}`
+      `executor "${settings.appName}" ${where}, ${
+        Registration.registers(settings) ? "registered as" : "reachable at"
+      } ${address}`
     )
     // Shutdown, while the server still answers (finalizers run last-added first):
     // 1. refuse new triggers with a clear 500; 2. registryRemove; 3. let runs finish within the grace

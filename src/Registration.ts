@@ -17,6 +17,15 @@ import * as Metrics from "./Metrics.js"
 import { RegistryParam } from "./Wire.js"
 
 /**
+ * Whether an executor with these settings registers: it needs an admin address and an AppName (as Java).
+ *
+ * @since 1.0.0
+ * @category predicates
+ */
+export const registers = (settings: ExecutorConfig["Type"]): boolean =>
+  settings.adminAddresses.length > 0 && settings.appName !== ""
+
+/**
  * Starts beating for `address` in the current scope; closing the scope sends `registryRemove`. Does nothing
  * when no admin address or AppName is configured (as Java).
  *
@@ -27,7 +36,7 @@ export const start = (address: string): Effect.Effect<void, never, AdminClient |
   Effect.gen(function*() {
     const settings = yield* ExecutorConfig
     const admin = yield* AdminClient
-    if (settings.adminAddresses.length === 0 || settings.appName === "") {
+    if (!registers(settings)) {
       yield* Effect.logWarning("no admin address or AppName configured: the executor does not register")
       return
     }
