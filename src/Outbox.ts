@@ -7,14 +7,16 @@
  *
  * @since 1.0.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import { AdminClient } from "./AdminClient.js"
+import * as Option from "effect/Option"
+import { AdminClient, type AdminError } from "./AdminClient.js"
 import { ExecutorConfig } from "./ExecutorConfig.js"
 import { whileClosing } from "./internal/closing.js"
 import { isTracing } from "./internal/tracing.js"
@@ -68,36 +70,24 @@ export const make = Effect.gen(function*() {
   const jobLog = yield* JobLog
   const store = yield* OutboxStore
   const clock = yield* Effect.clock
-  const runFork = yield* FiberSet.makeRuntime<never, void, never>()
+  const runFork = yield* FiberSet.makeRuntime<never, void, AdminError>()
   // A span per callback batch only with a tracer that exports it (see internal/tracing).
   const tracing = yield* isTracing
 
   /** Every result not yet taken by an admin, oldest first (Map keeps insertion order). */
   const pending = new Map<number, Entry>()
-  /**
-   * Ids in the order they are to be sent, from `sendFrom` on. `ready` is open while there are some, and
-   * `backlogged` while there is at least a full batch.
-   */
+  /** Ids in the order they are to be sent, from `sendFrom` on. */
   let toSend: Array<number> = []
   let sendFrom = 0
-  const ready = yield* Effect.makeLatch(false)
-  const backlogged = yield* Effect.makeLatch(false)
-  const waitingChanged = () => {
-    const waiting = toSend.length - sendFrom
-    if (waiting > 0) ready.unsafeOpen()
-    else ready.unsafeClose()
-    if (waiting >= settings.callbackBatchSize) backlogged.unsafeOpen()
-    else backlogged.unsafeClose()
-  }
+  const waiting = () => toSend.length - sendFrom
   const empty = yield* Effect.makeLatch(true)
   let nextId = 1
 
-  const forget = (ids: ReadonlyArray<number>) =>
-    Effect.suspend(() => {
-      for (const id of ids) pending.delete(id)
-      if (pending.size === 0) empty.unsafeOpen()
-      return store.remove(ids)
-    })
+  const forget = (ids: ReadonlyArray<number>) => {
+    for (const id of ids) pending.delete(id)
+    if (pending.size === 0) empty.unsafeOpen()
+    store.remove(ids)
+  }
 
   /** Drops what is past the bounds (oldest first), saying so loudly: a dropped result never reaches the admin. */
   const enforceBounds = Effect.suspend(() => {
@@ -114,7 +104,7 @@ export const make = Effect.gen(function*() {
           Duration.format(settings.callbackMaxAge)
         } or past ${settings.callbackMaxItems} held); logIds ${dropped.map((e) => e.item.logId).join(",")}`
       ),
-      forget(dropped.map((entry) => entry.id))
+      Effect.sync(() => forget(dropped.map((entry) => entry.id)))
     )
   })
 
@@ -123,41 +113,100 @@ export const make = Effect.gen(function*() {
     for (const entry of batch) jobLog.append({ logId: entry.item.logId, logDateTime: entry.item.logDateTim }, line)
   }
 
+  /** The next results to send, at most `callbackBatchSize`. */
+  const takeBatch = (): Array<Entry> => {
+    const ids = toSend.slice(sendFrom, sendFrom + settings.callbackBatchSize)
+    sendFrom += ids.length
+    // Let go of the ids already taken: at once when all are, else now and then (under a steady load the
+    // list may never empty).
+    if (sendFrom === toSend.length) {
+      toSend = []
+      sendFrom = 0
+    } else if (sendFrom > 4096 && sendFrom * 2 > toSend.length) {
+      toSend = toSend.slice(sendFrom)
+      sendFrom = 0
+    }
+    return ids.flatMap((id) => pending.get(id) ?? [])
+  }
+
   /**
-   * Sends one batch until an admin accepts it or the bounds drop it. It does not wait for the journal: a
-   * result lives only in memory until its record is written either way, and waiting cost a turn of the
-   * event loop per batch (measured: half of a kill's time to reach the admin).
+   * Delivery. A batch's call to the admin is a fiber of its own, and its answer is handled by that fiber's
+   * observer: a batch that the admin takes at once (nearly all of them) costs one fiber, where a loop of
+   * Effects per batch (a latch to wait on, the call, the bookkeeping) cost the event loop about as much as
+   * the HTTP request itself under the bench's load. A failed call waits for its retry in a fiber, on the
+   * Effect clock.
    */
-  const deliver = (batch: ReadonlyArray<Entry>) =>
-    Effect.gen(function*() {
-      for (let attempt = 1;; attempt++) {
-        const live = batch.filter((entry) => pending.has(entry.id))
-        if (live.length === 0) return
-        const call = admin.callback(live.map((entry) => entry.item))
-        const sent = yield* Effect.either(
-          tracing
-            ? Effect.withSpan(call, "xxl-job.callback", {
-              attributes: { "xxl.callback.results": live.length, attempt }
-            })
-            : call
-        )
-        if (Either.isRight(sent)) {
-          yield* forget(live.map((entry) => entry.id))
-          // The marker is for people reading the log; the next batch does not wait for it.
-          markLogs(live, Messages.logCallbackFinish)
-          return
-        }
-        yield* Metric.increment(Metrics.callbackFailures)
-        const delay = retryDelay(attempt)
-        if (attempt === 1) markLogs(live, Messages.logCallbackFail(sent.left.message))
-        yield* Effect.logWarning(
-          `callback of ${live.length} result(s) failed (attempt ${attempt}), next try in ${
-            Duration.format(delay)
-          }: ${sent.left.message}`
-        )
-        yield* Effect.sleep(delay)
-        yield* enforceBounds
+  /** Batches under way: being sent, or waiting for their retry. */
+  let delivering = 0
+  let pumpScheduled = false
+
+  /**
+   * Starts deliveries for what waits: one batch at a time while there is less than a full batch (results
+   * that come meanwhile gather into the next one, as behind Java's drainTo), more at once, up to
+   * `deliveriesAtOnce`, while full batches wait. Runs after the current synchronous work, so that the
+   * results of one turn of the event loop share a batch.
+   */
+  const pump = () => {
+    pumpScheduled = false
+    while (
+      waiting() > 0 &&
+      (delivering === 0 || (delivering < deliveriesAtOnce && waiting() >= settings.callbackBatchSize))
+    ) {
+      const batch = takeBatch()
+      if (batch.length === 0) continue
+      delivering++
+      send(batch, 1)
+    }
+  }
+  const schedulePump = () => {
+    if (pumpScheduled) return
+    pumpScheduled = true
+    queueMicrotask(pump)
+  }
+  const delivered = () => {
+    delivering--
+    schedulePump()
+  }
+
+  /** Attempt `attempt` at one batch; it ends (`delivered`) once an admin took it or the bounds dropped it. */
+  const send = (batch: ReadonlyArray<Entry>, attempt: number): void => {
+    const live = batch.filter((entry) => pending.has(entry.id))
+    if (live.length === 0) return delivered()
+    const call = admin.callback(live.map((entry) => entry.item))
+    runFork(
+      tracing
+        ? Effect.withSpan(call, "xxl-job.callback", { attributes: { "xxl.callback.results": live.length, attempt } })
+        : call
+    ).addObserver((exit) => {
+      if (Exit.isSuccess(exit)) {
+        forget(live.map((entry) => entry.id))
+        // The marker is for people reading the log; the next batch does not wait for it.
+        markLogs(live, Messages.logCallbackFinish)
+        return delivered()
       }
+      // Interrupted: the outbox is closing, and what was not taken stays (on disk with the file store).
+      if (Cause.isInterruptedOnly(exit.cause)) return
+      const failure = Cause.failureOption(exit.cause)
+      const why = Option.isSome(failure) ? failure.value.message : Cause.pretty(exit.cause)
+      runFork(retryLater(live, attempt, why)).addObserver((waited) => {
+        if (Exit.isSuccess(waited)) send(batch, attempt + 1)
+      })
+    })
+  }
+
+  /** After failed attempt `attempt`: says so, waits (1 s doubling to 30 s), and drops what the bounds drop. */
+  const retryLater = (live: ReadonlyArray<Entry>, attempt: number, why: string) =>
+    Effect.gen(function*() {
+      yield* Metric.increment(Metrics.callbackFailures)
+      const delay = retryDelay(attempt)
+      if (attempt === 1) markLogs(live, Messages.logCallbackFail(why))
+      yield* Effect.logWarning(
+        `callback of ${live.length} result(s) failed (attempt ${attempt}), next try in ${
+          Duration.format(delay)
+        }: ${why}`
+      )
+      yield* Effect.sleep(delay)
+      yield* enforceBounds
     })
 
   const enqueue = (entries: ReadonlyArray<Entry>) => {
@@ -166,29 +215,8 @@ export const make = Effect.gen(function*() {
       toSend.push(entry.id)
     }
     if (pending.size > 0) empty.unsafeClose()
-    waitingChanged()
+    schedulePump()
   }
-
-  /** The next results to send, at most `callbackBatchSize`, once `latch` opens. */
-  const nextBatch = (latch: Effect.Latch) =>
-    Effect.zipRight(
-      latch.await,
-      Effect.sync(() => {
-        const ids = toSend.slice(sendFrom, sendFrom + settings.callbackBatchSize)
-        sendFrom += ids.length
-        // Let go of the ids already taken: at once when all are, else now and then (under a steady load the
-        // list may never empty).
-        if (sendFrom === toSend.length) {
-          toSend = []
-          sendFrom = 0
-        } else if (sendFrom > 4096 && sendFrom * 2 > toSend.length) {
-          toSend = toSend.slice(sendFrom)
-          sendFrom = 0
-        }
-        waitingChanged()
-        return ids.flatMap((id) => pending.get(id) ?? [])
-      })
-    )
 
   // What an earlier process left goes first.
   if (store.recovered.length > 0) {
@@ -197,19 +225,6 @@ export const make = Effect.gen(function*() {
     enqueue(store.recovered)
     yield* enforceBounds
   }
-
-  const deliveryLoop = (latch: Effect.Latch) =>
-    nextBatch(latch).pipe(
-      Effect.flatMap((batch) => batch.length === 0 ? Effect.void : deliver(batch)),
-      Effect.catchAllCause((cause) => Effect.logError("callback outbox: delivery loop failed; continuing", cause)),
-      Effect.forever,
-      Effect.interruptible,
-      Effect.forkScoped
-    )
-  // One loop sends whatever waits; results that come meanwhile gather into its next batch, as behind
-  // Java's drainTo. The others help only while full batches are waiting.
-  yield* deliveryLoop(ready)
-  for (let i = 1; i < deliveriesAtOnce; i++) yield* deliveryLoop(backlogged)
 
   // Closing: give the admin a bounded time to take what is left, and say what stays for the next start.
   yield* Effect.addFinalizer(() =>

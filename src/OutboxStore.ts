@@ -49,8 +49,11 @@ export interface Service {
    * process crashing, and within a second (fsync) the machine crashing.
    */
   readonly add: (entries: ReadonlyArray<Entry>) => void
-  /** Forgets results (delivered, or dropped by the bounds); a forget lost in a crash means a harmless resend. */
-  readonly remove: (ids: ReadonlyArray<number>) => Effect.Effect<void>
+  /**
+   * Forgets results (delivered, or dropped by the bounds). Written behind, like `add`; a forget lost in a
+   * crash means a harmless resend.
+   */
+  readonly remove: (ids: ReadonlyArray<number>) => void
 }
 
 /**
@@ -69,7 +72,7 @@ export const layerMemory: Layer.Layer<OutboxStore> = Layer.succeed(OutboxStore, 
   durable: false,
   recovered: [],
   add: () => undefined,
-  remove: () => Effect.void
+  remove: () => undefined
 })
 
 /**
@@ -252,11 +255,10 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
           commit(addRecord(entry))
         }
       },
-      remove: (ids) =>
-        Effect.sync(() => {
-          for (const id of ids) live.delete(id)
-          commit(removeRecord(ids))
-        })
+      remove: (ids) => {
+        for (const id of ids) live.delete(id)
+        commit(removeRecord(ids))
+      }
     } satisfies Service
   })
 
