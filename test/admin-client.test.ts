@@ -89,6 +89,24 @@ describe("AdminClient", () => {
       })
     }))
 
+  it.scopedLive("sends the Host header, and an address's credentials as Basic auth", () =>
+    Effect.gen(function*() {
+      const admin = yield* fakeAdmin(json({ code: 200 }))
+      const { host } = new URL(admin.url)
+      const plain = yield* clientFor({ adminAddresses: admin.url })
+      yield* plain.registry(registry)
+      const withCredentials = yield* clientFor({ adminAddresses: admin.url.replace("//", "//ops:p%40ss@") })
+      yield* withCredentials.registry(registry)
+      assert.strictEqual(admin.seen[0].headers.host, host)
+      assert.isUndefined(admin.seen[0].headers.authorization)
+      assert.strictEqual(admin.seen[1].headers.host, host)
+      assert.strictEqual(
+        admin.seen[1].headers.authorization,
+        `Basic ${Buffer.from("ops:p@ss").toString("base64")}`
+      )
+      assert.strictEqual(admin.seen[1].url, "/xxl-job-admin/api/registry")
+    }))
+
   it.scopedLive("tries the admins in order and stops at the first code 200", () =>
     Effect.gen(function*() {
       const failing = yield* fakeAdmin(json({ code: 500, msg: "busy" }))
