@@ -138,6 +138,8 @@ export const make = Effect.gen(function*() {
    */
   /** Batches under way: being sent, or waiting for their retry. */
   let delivering = 0
+  /** Set once closing has given up waiting: the calls still under way are being interrupted. */
+  let closed = false
   let pumpScheduled = false
 
   /**
@@ -184,8 +186,8 @@ export const make = Effect.gen(function*() {
         markLogs(live, Messages.logCallbackFinish)
         return delivered()
       }
-      // Interrupted: the outbox is closing, and what was not taken stays (on disk with the file store).
-      if (Cause.isInterruptedOnly(exit.cause)) return
+      // Closed: what was not taken stays (on disk with the file store). Any other failure is retried.
+      if (closed) return
       const failure = Cause.failureOption(exit.cause)
       const why = Option.isSome(failure) ? failure.value.message : Cause.pretty(exit.cause)
       runFork(retryLater(live, attempt, why)).addObserver((waited) => {
@@ -230,6 +232,7 @@ export const make = Effect.gen(function*() {
   yield* Effect.addFinalizer(() =>
     whileClosing(empty.await.pipe(
       Effect.timeout(closeGrace),
+      Effect.ensuring(Effect.sync(() => closed = true)),
       Effect.catchAll(() =>
         store.durable
           ? Effect.logWarning(`callback outbox: ${pending.size} result(s) kept on disk for the next start`)

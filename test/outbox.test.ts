@@ -142,6 +142,41 @@ describe("Outbox", () => {
       })).pipe(Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)))
     }))
 
+  it.effect("a call that dies or is interrupted (not by closing) is retried like a failed one", () =>
+    Effect.gen(function*() {
+      const accepted: Array<number> = []
+      let calls = 0
+      const client = AdminClient.AdminClient.of({
+        registry: () => Effect.void,
+        registryRemove: () => Effect.void,
+        callback: (items) =>
+          Effect.suspend(() => {
+            calls++
+            if (calls === 1) return Effect.interrupt
+            if (calls === 2) return Effect.die(new Error("a bug in the client"))
+            accepted.push(...items.map((i) => i.logId))
+            return Effect.void
+          })
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        yield* outbox.offer(item(1))
+        yield* TestClock.adjust(Duration.seconds(1 + 2))
+        assert.strictEqual(calls, 3)
+        assert.deepStrictEqual(accepted, [1])
+        assert.strictEqual(yield* outbox.backlog, 0)
+      })).pipe(
+        Effect.provide(
+          Outbox.layer.pipe(Layer.provide(Layer.mergeAll(
+            ExecutorConfig.layer({}),
+            Layer.succeed(AdminClient.AdminClient, client),
+            JobLog.layerMemory,
+            OutboxStore.layerMemory
+          )))
+        )
+      )
+    }))
+
   it.effect("bounds: the oldest results past the count or age are dropped, and the drop is logged as an error", () =>
     Effect.gen(function*() {
       const admin = flakyAdmin()
