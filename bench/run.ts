@@ -7,10 +7,11 @@
  * - throughput (`bench/throughput.ts`): `TRIGGERS` (15000) `/run` triggers of a trivial job over `CONNECTIONS`
  *   (64) keep-alive connections across `JOB_IDS` (1000) jobIds, to the executor (file logging and the durable
  *   outbox on) and to a ceiling (`bench/targets/ceiling.ts`: bare node:http that parses, answers and batches
- *   an echo result), alternating for `ROUNDS` (5) rounds after an uncounted warm-up. For each: results at the
- *   admin per second, `/run` p50/p99, trigger-to-result p50/p99 of its median round; then the executor's
- *   throughput as a ratio of the ceiling's. Last, `/run` latency at a fixed rate of `RATE_SHARE` (0.6) of the
- *   ceiling's throughput (`RATE_TRIGGERS`, `RATE_ROUNDS`), timed from when each trigger was due.
+ *   an echo result), alternating for `ROUNDS` (5) rounds, each target process after `WARMUP` (3000) uncounted
+ *   triggers (a fresh process compiles its hot paths over those). For each: results at the admin per second,
+ *   `/run` p50/p99, trigger-to-result p50/p99 of its median round; then the executor's throughput as a ratio
+ *   of the ceiling's. Last, `/run` latency at a fixed rate of `RATE_SHARE` (0.6) of the ceiling's throughput
+ *   (`RATE_TRIGGERS`, `RATE_ROUNDS`), timed from when each trigger was due.
  * - scale (`bench/scale.ts`): for each N in `SCALE` (`1000,10000,100000`), a fresh executor with N jobs
  *   running at once (each sleeping until killed): its RSS and the memory per running job, `/beat` p50/p99
  *   over `BEATS` (200) sequential beats while they run, and last the live heap per running job after a full
