@@ -1,9 +1,10 @@
 /**
  * Where the outbox keeps results until an admin has taken them. The file store is a journal under
  * `{logPath}/callback-outbox/`: a result is appended within milliseconds of being taken (so it survives this
- * process crashing; several results share one write), an fsync follows within a second (so it survives the machine crashing), a
- * delivery is appended after the admin answered 200, and on start the journal is read back so results an
- * earlier process left are sent first. The memory store is for tests.
+ * process crashing; several results share one write), an fsync follows within a second (so it survives the
+ * machine crashing), a delivery is appended after the admin answered 200, and on start the journal is read
+ * back so results an earlier process left are sent first. A result the admin took before its record was
+ * written (most, under a steady load) is never written at all. The memory store is for tests.
  *
  * Journal records, one per line: `A {"id":…,"at":…,"item":{…}}` adds a result, `D id,id,…` marks results
  * delivered. A line cut short by a crash is skipped. When most records are dead the journal is rewritten to
@@ -51,7 +52,7 @@ export interface Service {
   readonly add: (entries: ReadonlyArray<Entry>) => void
   /**
    * Forgets results (delivered, or dropped by the bounds). Written behind, like `add`; a forget lost in a
-   * crash means a harmless resend.
+   * crash means a harmless resend. A result forgotten before its add was written leaves no record.
    */
   readonly remove: (ids: ReadonlyArray<number>) => void
 }
@@ -167,11 +168,17 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     let records = recovered.records
     let fd = yield* Effect.promise(() => openFd(journalPath, "a"))
 
-    // Group commit: everything added while a write is under way, or in the few milliseconds before it,
-    // shares the next one (a write per turn of the event loop cost it 6% under load). Writes, fsyncs and
-    // compactions take turns on `chain`.
+    // Group commit: everything added or removed while a write is under way, or in the few milliseconds
+    // before it, shares the next one (a write per turn of the event loop cost it 6% under load). Writes,
+    // fsyncs and compactions take turns on `chain`.
     const gather = () => new Promise<void>((resolve) => setTimeout(resolve, gatherMillis))
-    let buffer: Array<string> = []
+    /**
+     * Results added since the last write began. One removed before its write is simply dropped from here:
+     * most results reach the admin within those milliseconds, and then neither record is ever written.
+     */
+    let unwritten = new Map<number, Entry>()
+    /** Removed results whose add records were written (or are being written): the next write marks them. */
+    let removed: Array<number> = []
     let chain: Promise<void> = Promise.resolve()
     let next: Promise<void> | undefined
     // An fsync per write would cost more than it buys: measured here, fsyncs back to back made creating the
@@ -188,9 +195,11 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     syncTimer.unref()
 
     const compact = async () => {
-      const text = [...live.values()].map(addRecord).join("")
+      const entries = [...live.values()]
+      // Every live result is in the new journal, those not yet written too.
+      for (const entry of entries) unwritten.delete(entry.id)
       const temp = await Fs.open(tempPath, "w")
-      await temp.writeFile(text, "utf8")
+      await temp.writeFile(entries.map(addRecord).join(""), "utf8")
       await temp.sync()
       await temp.close()
       await closeFd(fd)
@@ -201,17 +210,22 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       fd = await openFd(journalPath, "a")
       // The new journal was fsynced whole; what the old one had unsynced is in it.
       unsynced = false
-      records = live.size
+      records = entries.length
     }
 
     const writeOut = async () => {
       next = undefined
-      const lines = buffer
-      buffer = []
-      if (lines.length > 0) {
-        await writeAll(fd, lines.join(""))
+      const adds = unwritten
+      const gone = removed
+      unwritten = new Map()
+      removed = []
+      let text = ""
+      for (const entry of adds.values()) text += addRecord(entry)
+      if (gone.length > 0) text += removeRecord(gone)
+      if (text !== "") {
+        await writeAll(fd, text)
         unsynced = true
-        records += lines.length
+        records += adds.size + (gone.length > 0 ? 1 : 0)
       }
       if (records > compactAfterRecords && live.size * 5 < records) await compact()
     }
@@ -223,13 +237,8 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       )
     }
 
-    /**
-     * Queues a record for the next write, and starts that write (after the gather) when none is pending. A
-     * failed write is reported once, by the write: a promise (and its handler) per record showed in the
-     * allocation profile under load.
-     */
-    const commit = (line: string): void => {
-      buffer.push(line)
+    /** Starts the next write (after the gather) when none is pending. A failed write is reported once. */
+    const scheduleWrite = (): void => {
       if (next === undefined) {
         next = chain.then(gather).then(writeOut)
         chain = next.catch(reportFailure)
@@ -252,12 +261,16 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       add: (entries) => {
         for (const entry of entries) {
           live.set(entry.id, entry)
-          commit(addRecord(entry))
+          unwritten.set(entry.id, entry)
         }
+        scheduleWrite()
       },
       remove: (ids) => {
-        for (const id of ids) live.delete(id)
-        commit(removeRecord(ids))
+        for (const id of ids) {
+          live.delete(id)
+          if (!unwritten.delete(id)) removed.push(id)
+        }
+        if (removed.length > 0) scheduleWrite()
       }
     } satisfies Service
   })

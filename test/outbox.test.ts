@@ -13,6 +13,8 @@ const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-outbox-"))
 const item = (logId: number, handleCode = 200) =>
   new Wire.CallbackItem({ logId, logDateTim: 1795459206267, handleCode, handleMsg: `r${logId}` })
 const entry = (id: number, at = 0) => ({ id, at, item: item(id) })
+/** Waits (in real time) past the journal's group commit, so that what was added is written. */
+const written = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
 
 describe("OutboxStore journal", () => {
   it("replays adds and deliveries, skipping a record cut short by a crash", () => {
@@ -67,6 +69,26 @@ describe("OutboxStore journal", () => {
       assert.deepStrictEqual(again[0].item, item(1))
     }))
 
+  it.effect("a result removed before its add was written leaves no record; one removed after gets a mark", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const journal = () => Fs.readFileSync(Path.join(dir, "journal.log"), "utf8")
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* OutboxStore.makeFile(dir)
+        store.add([entry(1), entry(2)])
+        store.remove([1])
+        yield* written
+        assert.deepStrictEqual(journal().split("\n").filter((line) => line !== "").map((line) => line.slice(0, 10)), [
+          `A {"id":2,`
+        ])
+        store.remove([2])
+        yield* written
+        assert.strictEqual(journal().split("\n").at(-2), "D 2")
+      }))
+      const again = yield* Effect.scoped(Effect.map(OutboxStore.makeFile(dir), (store) => store.recovered))
+      assert.deepStrictEqual(again, [])
+    }))
+
   it.effect("compacts a journal of mostly delivered results, keeping the live ones", () =>
     Effect.gen(function*() {
       const dir = tempDir()
@@ -75,6 +97,9 @@ describe("OutboxStore journal", () => {
         const store = yield* OutboxStore.makeFile(dir)
         const ids = Array.from({ length: 25_000 }, (_, i) => i + 1)
         store.add(ids.map((id) => entry(id)))
+        // Written before they are removed (a result removed before its write leaves no record at all).
+        yield* written
+        assert.strictEqual(Fs.readFileSync(journal, "utf8").split("\n").length, 25_001)
         store.remove(ids.filter((id) => id % 1000 !== 0))
         // A further add triggers the compaction after its write.
         store.add([entry(30_000)])
