@@ -13,8 +13,24 @@ const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-outbox-"))
 const item = (logId: number, handleCode = 200) =>
   new Wire.CallbackItem({ logId, logDateTim: 1795459206267, handleCode, handleMsg: `r${logId}` })
 const entry = (id: number, at = 0) => ({ id, at, item: item(id) })
-/** Waits (in real time) past the journal's group commit, so that what was added is written. */
-const written = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
+/**
+ * Waits (in real time: the journal's group commit is a plain timer) until `done` holds, as it does once the
+ * journal has been written; fails after 10 s.
+ */
+const until = (done: () => boolean) =>
+  Effect.promise(async () => {
+    for (const started = Date.now(); !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
+      if (Date.now() - started > 10_000) throw new Error("the journal was not written within 10 s")
+    }
+  })
+/** The journal's lines. */
+const journalLines = (dir: string) => {
+  try {
+    return Fs.readFileSync(Path.join(dir, "journal.log"), "utf8").split("\n").filter((line) => line !== "")
+  } catch {
+    return []
+  }
+}
 
 describe("OutboxStore journal", () => {
   it("replays adds and deliveries, skipping a record cut short by a crash", () => {
@@ -72,18 +88,15 @@ describe("OutboxStore journal", () => {
   it.effect("a result removed before its add was written leaves no record; one removed after gets a mark", () =>
     Effect.gen(function*() {
       const dir = tempDir()
-      const journal = () => Fs.readFileSync(Path.join(dir, "journal.log"), "utf8")
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* OutboxStore.makeFile(dir)
         store.add([entry(1), entry(2)])
         store.remove([1])
-        yield* written
-        assert.deepStrictEqual(journal().split("\n").filter((line) => line !== "").map((line) => line.slice(0, 10)), [
-          `A {"id":2,`
-        ])
+        yield* until(() => journalLines(dir).length > 0)
+        assert.deepStrictEqual(journalLines(dir).map((line) => line.slice(0, 10)), [`A {"id":2,`])
         store.remove([2])
-        yield* written
-        assert.strictEqual(journal().split("\n").at(-2), "D 2")
+        yield* until(() => journalLines(dir).length > 1)
+        assert.deepStrictEqual(journalLines(dir).slice(1), ["D 2"])
       }))
       const again = yield* Effect.scoped(Effect.map(OutboxStore.makeFile(dir), (store) => store.recovered))
       assert.deepStrictEqual(again, [])
@@ -98,8 +111,7 @@ describe("OutboxStore journal", () => {
         const ids = Array.from({ length: 25_000 }, (_, i) => i + 1)
         store.add(ids.map((id) => entry(id)))
         // Written before they are removed (a result removed before its write leaves no record at all).
-        yield* written
-        assert.strictEqual(Fs.readFileSync(journal, "utf8").split("\n").length, 25_001)
+        yield* until(() => journalLines(dir).length === 25_000)
         store.remove(ids.filter((id) => id % 1000 !== 0))
         // A further add triggers the compaction after its write.
         store.add([entry(30_000)])
