@@ -129,13 +129,6 @@ export const make = Effect.gen(function*() {
     return ids.flatMap((id) => pending.get(id) ?? [])
   }
 
-  /**
-   * Delivery. A batch's call to the admin is a fiber of its own, and its answer is handled by that fiber's
-   * observer: a batch that the admin takes at once (nearly all of them) costs one fiber, where a loop of
-   * Effects per batch (a latch to wait on, the call, the bookkeeping) cost the event loop about as much as
-   * the HTTP request itself under the bench's load. A failed call waits for its retry in a fiber, on the
-   * Effect clock.
-   */
   /** Batches under way: being sent, or waiting for their retry. */
   let delivering = 0
   /** Set once closing has given up waiting: the calls still under way are being interrupted. */
@@ -170,7 +163,13 @@ export const make = Effect.gen(function*() {
     schedulePump()
   }
 
-  /** Attempt `attempt` at one batch; it ends (`delivered`) once an admin took it or the bounds dropped it. */
+  /**
+   * Attempt `attempt` at one batch; it ends (`delivered`) once an admin took it or the bounds dropped it.
+   * The call to the admin is a fiber of its own, and its answer is handled by that fiber's observer: a batch
+   * the admin takes at once (nearly all of them) costs one fiber, where a loop of Effects per batch (a latch
+   * to wait on, the call, the bookkeeping) cost the event loop about as much as the HTTP request itself under
+   * the bench's load. A failed call waits for its retry in a fiber, on the Effect clock.
+   */
   const send = (batch: ReadonlyArray<Entry>, attempt: number): void => {
     const live = batch.filter((entry) => pending.has(entry.id))
     if (live.length === 0) return delivered()
