@@ -126,8 +126,13 @@ describe("OutboxStore journal", () => {
     }))
 })
 
-/** An admin client whose callbacks fail while `down` is true; records what it accepted. */
-const flakyAdmin = () => {
+/**
+ * An admin client whose callbacks fail while `down` is true, or as `answer` says for the n-th call (undefined:
+ * as `down` says); records what it accepted.
+ */
+const flakyAdmin = (
+  answer: (call: number) => Effect.Effect<never, AdminClient.AdminError> | undefined = () => undefined
+) => {
   const accepted: Array<number> = []
   let attempts = 0
   const state = { down: true }
@@ -137,6 +142,8 @@ const flakyAdmin = () => {
     callback: (items) =>
       Effect.suspend(() => {
         attempts++
+        const scripted = answer(attempts)
+        if (scripted !== undefined) return scripted
         if (state.down) return Effect.fail(new AdminClient.AdminError({ operation: "callback", attempts: ["down"] }))
         accepted.push(...items.map((i) => i.logId))
         return Effect.void
@@ -181,37 +188,18 @@ describe("Outbox", () => {
 
   it.effect("a call that dies or is interrupted (not by closing) is retried like a failed one", () =>
     Effect.gen(function*() {
-      const accepted: Array<number> = []
-      let calls = 0
-      const client = AdminClient.AdminClient.of({
-        registry: () => Effect.void,
-        registryRemove: () => Effect.void,
-        callback: (items) =>
-          Effect.suspend(() => {
-            calls++
-            if (calls === 1) return Effect.interrupt
-            if (calls === 2) return Effect.die(new Error("a bug in the client"))
-            accepted.push(...items.map((i) => i.logId))
-            return Effect.void
-          })
-      })
+      const admin = flakyAdmin((call) =>
+        call === 1 ? Effect.interrupt : call === 2 ? Effect.die(new Error("a bug in the client")) : undefined
+      )
+      admin.state.down = false
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
         yield* outbox.offer(item(1))
         yield* TestClock.adjust(Duration.seconds(1 + 2))
-        assert.strictEqual(calls, 3)
-        assert.deepStrictEqual(accepted, [1])
+        assert.strictEqual(admin.attempts(), 3)
+        assert.deepStrictEqual(admin.accepted, [1])
         assert.strictEqual(yield* outbox.backlog, 0)
-      })).pipe(
-        Effect.provide(
-          Outbox.layer.pipe(Layer.provide(Layer.mergeAll(
-            ExecutorConfig.layer({}),
-            Layer.succeed(AdminClient.AdminClient, client),
-            JobLog.layerMemory,
-            OutboxStore.layerMemory
-          )))
-        )
-      )
+      })).pipe(Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)))
     }))
 
   it.effect("bounds: the oldest results past the count or age are dropped, and the drop is logged as an error", () =>
