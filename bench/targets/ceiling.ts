@@ -10,15 +10,10 @@
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
-import * as Url from "node:url"
 import type * as AppendThreadModule from "../../src/internal/appendThread.js"
 import type * as JobLogModule from "../../src/JobLog.js"
+import { fromPackage } from "./fromPackage.js"
 
-// From the package as the bench compiled it (`BENCH_BUILD`), like the executor target, else the sources.
-const fromPackage = (module: string) =>
-  process.env.BENCH_BUILD
-    ? Url.pathToFileURL(Path.join(process.env.BENCH_BUILD, `${module}.js`)).href
-    : `../../src/${module}.js`
 const AppendThread = await import(
   fromPackage("internal/appendThread")
 ) as typeof AppendThreadModule

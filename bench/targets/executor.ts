@@ -8,16 +8,11 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
-import * as Path from "node:path"
-import * as Url from "node:url"
 import type * as Package from "../../src/index.js"
+import { fromPackage } from "./fromPackage.js"
 
-// The package as compiled by the bench (`BENCH_BUILD`, see `packageBuild`), else the sources (under tsx).
-const { Executor, Job } = await import(
-  process.env.BENCH_BUILD
-    ? Url.pathToFileURL(Path.join(process.env.BENCH_BUILD, "index.js")).href
-    : "../../src/index.js"
-) as typeof Package
+// The package as the bench compiled it, else the sources (see `fromPackage`).
+const { Executor, Job } = await import(fromPackage("index")) as typeof Package
 
 const Trivial = Job.make({ name: "trivial", run: Effect.succeed("ok") })
 
