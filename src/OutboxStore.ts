@@ -195,9 +195,9 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     syncTimer.unref()
 
     const compact = async () => {
-      const entries = [...live.values()]
-      // Every live result is in the new journal, those not yet written too.
-      for (const entry of entries) unwritten.delete(entry.id)
+      // The live results already written. Those not yet written are left to the next write, as ever: if the
+      // compaction fails, they still reach the old journal, and a removal meanwhile still drops them unwritten.
+      const entries = [...live.values()].filter((entry) => !unwritten.has(entry.id))
       const temp = await Fs.open(tempPath, "w")
       await temp.writeFile(entries.map(addRecord).join(""), "utf8")
       await temp.sync()
