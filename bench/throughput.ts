@@ -60,14 +60,20 @@ interface Figures {
   readonly cpu: { readonly total: number; readonly main: number }
 }
 
-/** Drives one target with the load; logIds start at `firstLogId` so the targets never share one. */
+/**
+ * Drives one target with the load; logIds start at `firstLogId` so the targets never share one. `triggers`
+ * counted (`TRIGGERS`), with `env` added to the target's; at `rate` per second, else as fast as answered; of
+ * `build` (see `compareBuild`), else this package's.
+ */
 const measure = async (
   script: string,
   firstLogId: number,
-  triggers = TRIGGERS,
-  env: Record<string, string> = {},
-  rate?: number,
-  build?: string
+  { build, env = {}, rate, triggers = TRIGGERS }: {
+    readonly triggers?: number
+    readonly env?: Record<string, string>
+    readonly rate?: number
+    readonly build?: string
+  } = {}
 ): Promise<Figures> => {
   const sent = new Map<number, number>()
   const resultLatencies: Array<number> = []
@@ -220,7 +226,7 @@ export const run = async () => {
         : ""
     }`
   )
-  await measure("ceiling.ts", 900_000_000, Math.min(TRIGGERS, 5000))
+  await measure("ceiling.ts", 900_000_000, { triggers: Math.min(TRIGGERS, 5000) })
   const ceilings: Array<Figures> = []
   const withFiles: Array<Figures> = []
   const executors: Array<Figures> = []
@@ -228,11 +234,11 @@ export const run = async () => {
   const compared: Array<Figures> = []
   for (let round = 0; round < ROUNDS; round++) {
     ceilings.push(await measure("ceiling.ts", 1 + round * TRIGGERS))
-    withFiles.push(await measure("ceiling.ts", 5_000_000 + round * TRIGGERS, TRIGGERS, { CEILING_LOG_FILES: "1" }))
+    withFiles.push(await measure("ceiling.ts", 5_000_000 + round * TRIGGERS, { env: { CEILING_LOG_FILES: "1" } }))
     const [now, then] = await inTurn(
       round,
       () => measure("executor.ts", 10_000_000 + round * TRIGGERS),
-      compare && (() => measure("executor.ts", 15_000_000 + round * TRIGGERS, TRIGGERS, {}, undefined, compare.build))
+      compare && (() => measure("executor.ts", 15_000_000 + round * TRIGGERS, { build: compare.build }))
     )
     executors.push(now)
     if (then !== undefined) compared.push(then)
@@ -275,12 +281,19 @@ export const run = async () => {
   const executorsAtRate: Array<Figures> = []
   const comparedAtRate: Array<Figures> = []
   for (let round = 0; round < RATE_ROUNDS; round++) {
-    ceilingsAtRate.push(await measure("ceiling.ts", 20_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate))
+    ceilingsAtRate.push(
+      await measure("ceiling.ts", 20_000_000 + round * RATE_TRIGGERS, { triggers: RATE_TRIGGERS, rate })
+    )
     const [now, then] = await inTurn(
       round,
-      () => measure("executor.ts", 30_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate),
+      () => measure("executor.ts", 30_000_000 + round * RATE_TRIGGERS, { triggers: RATE_TRIGGERS, rate }),
       compare &&
-        (() => measure("executor.ts", 40_000_000 + round * RATE_TRIGGERS, RATE_TRIGGERS, {}, rate, compare.build))
+        (() =>
+          measure("executor.ts", 40_000_000 + round * RATE_TRIGGERS, {
+            triggers: RATE_TRIGGERS,
+            rate,
+            build: compare.build
+          }))
     )
     executorsAtRate.push(now)
     if (then !== undefined) comparedAtRate.push(then)
