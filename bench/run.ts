@@ -11,7 +11,8 @@
  *   triggers (a fresh process compiles its hot paths over those). For each: results at the admin per second,
  *   `/run` p50/p99, trigger-to-result p50/p99 of its median round; then the executor's throughput as a ratio
  *   of the ceiling's. Last, `/run` latency at a fixed rate of `RATE_SHARE` (0.6) of the ceiling's throughput
- *   (`RATE_TRIGGERS`, `RATE_ROUNDS`), timed from when each trigger was due.
+ *   (`RATE_TRIGGERS` (40000) after `RATE_WARMUP_SECONDS` (1) uncounted at that rate, `RATE_ROUNDS` (3)), timed
+ *   from when each trigger was due.
  * - scale (`bench/scale.ts`): for each N in `SCALE` (`1000,10000,100000`), a fresh executor with N jobs
  *   running at once (each sleeping until killed): its RSS and the memory per running job, `/beat` p50/p99
  *   over `BEATS` (200) sequential beats while they run, and last the live heap per running job after a full
