@@ -43,6 +43,16 @@ export interface Service {
   readonly registry: (param: RegistryParam) => Effect.Effect<void, AdminError>
   readonly registryRemove: (param: RegistryParam) => Effect.Effect<void, AdminError>
   readonly callback: (items: ReadonlyArray<CallbackItem>) => Effect.Effect<void, AdminError>
+  /**
+   * `callback` as a plain call, for the outbox's hot path: `done` is called once (it may be before the call
+   * returns), with undefined when an admin took the results, else with the error; what it returns aborts the
+   * call, and `done` is then never called. It never throws. Optional: the outbox runs `callback` in a fiber
+   * where it is missing.
+   */
+  readonly unsafeCallback?: (
+    items: ReadonlyArray<CallbackItem>,
+    done: (error: AdminError | undefined) => void
+  ) => () => void
 }
 
 /**
@@ -225,56 +235,81 @@ export const make = Effect.gen(function*() {
   const noAnswer = `no answer within ${Duration.format(settings.adminTimeout)}`
 
   /**
-   * One POST: undefined when the admin took it, else what went wrong, within `adminTimeout` (the answer
-   * included). Interrupting it aborts the request. The bound is a timer here, not `Effect.timeout`, which
-   * races two fibers and a sleep per request: under load, with many small callback batches, those were among
-   * the largest shares of what outlived the young generation (a sampling heap profile of the survivors), and
-   * without them ~20% fewer bytes were promoted per scavenge (`--trace-gc-nvp`).
+   * One POST: `settle` gets undefined when the admin took it, else what went wrong, within `adminTimeout` (the
+   * answer included); what it returns aborts it, and `settle` is then not called. The bound is a timer, not
+   * `Effect.timeout`, which races two fibers and a sleep per request: under load, with many small callback
+   * batches, those were among the largest shares of what outlived the young generation (a sampling heap
+   * profile of the survivors), and without them ~20% fewer bytes were promoted per scavenge (`--trace-gc-nvp`).
    */
-  const postOne = (url: string, body: string) =>
-    Effect.async<string | undefined>((resume) => {
-      let settled = false
-      let abort = () => {}
-      const settle = (problem: string | undefined) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resume(Effect.succeed(problem))
-      }
-      const timer = setTimeout(() => {
-        settle(noAnswer)
-        abort()
-      }, timeoutMillis)
+  const postOne = (url: string, body: string, settle: (problem: string | undefined) => void): () => void => {
+    let settled = false
+    const finish = (problem: string | undefined) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      settle(problem)
+    }
+    const timer = setTimeout(() => {
+      finish(noAnswer)
+      abort()
+    }, timeoutMillis)
+    let abort = () => {}
+    try {
       abort = transport.post(
         url,
         body,
         (answer) =>
-          settle(answer instanceof Error ? `unreachable (${answer.message})` : judge(answer.status, answer.text))
+          finish(answer instanceof Error ? `unreachable (${answer.message})` : judge(answer.status, answer.text))
       )
-      return Effect.sync(() => {
-        settled = true
-        clearTimeout(timer)
-        abort()
-      })
-    })
+    } catch (error) {
+      // Node refuses some requests at once (a header it will not send, say): a failed attempt like any other.
+      finish(`could not be sent (${error instanceof Error ? error.message : String(error)})`)
+    }
+    return () => {
+      settled = true
+      clearTimeout(timer)
+      abort()
+    }
+  }
 
-  /** Tries each admin in order; the first code 200 ends the round. */
-  const post = (name: string, body: string) =>
-    Effect.gen(function*() {
-      const attempts: Array<string> = []
-      for (const base of bases) {
-        const url = `${base}/api/${name}`
-        const problem = yield* postOne(url, body)
-        if (problem === undefined) return
+  /**
+   * Tries each admin in order until one answers code 200; `done` gets undefined then, else an AdminError with
+   * what each answered. Plain callbacks, so that a callback batch costs no fiber (see `unsafeCallback`); what
+   * it returns aborts the attempt under way, and `done` is then not called.
+   */
+  const postNow = (name: string, body: string, done: (error: AdminError | undefined) => void): () => void => {
+    const attempts: Array<string> = []
+    let aborted = false
+    let abortAttempt = () => {}
+    const attempt = (index: number) => {
+      if (index === bases.length) return done(new AdminError({ operation: name, attempts }))
+      const url = `${bases[index]}/api/${name}`
+      abortAttempt = postOne(url, body, (problem) => {
+        if (aborted) return
+        if (problem === undefined) return done(undefined)
         attempts.push(`${url} ${problem}`)
-      }
-      return yield* new AdminError({ operation: name, attempts })
+        attempt(index + 1)
+      })
+    }
+    attempt(0)
+    return () => {
+      aborted = true
+      abortAttempt()
+    }
+  }
+
+  /** `postNow` as an Effect: interrupting it aborts the request. */
+  const post = (name: string, body: string) =>
+    Effect.async<void, AdminError>((resume) => {
+      const abort = postNow(name, body, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
+      return Effect.sync(abort)
     })
 
   return {
     registry: (param) => post("registry", JSON.stringify(param)),
     registryRemove: (param) => post("registryRemove", JSON.stringify(param)),
-    callback: (items) => post("callback", encodeCallbackJson(items, settings.protocol))
+    callback: (items) => post("callback", encodeCallbackJson(items, settings.protocol)),
+    unsafeCallback: (items, done) => postNow("callback", encodeCallbackJson(items, settings.protocol), done)
   } satisfies Service
 })
 

@@ -163,35 +163,66 @@ export const make = Effect.gen(function*() {
     schedulePump()
   }
 
+  /** Plain admin calls under way (see `send`), aborted when closing gives up waiting. */
+  const calls = new Set<{ abort: () => void }>()
+
   /**
    * Attempt `attempt` at one batch; it ends (`delivered`) once an admin took it or the bounds dropped it.
-   * The call to the admin is a fiber of its own, and its answer is handled by that fiber's observer: a batch
-   * the admin takes at once (nearly all of them) costs one fiber, where a loop of Effects per batch (a latch
-   * to wait on, the call, the bookkeeping) cost the event loop about as much as the HTTP request itself under
-   * the bench's load. A failed call waits for its retry in a fiber, on the Effect clock.
+   * The admin's answer is handled by a plain callback (`AdminClient.unsafeCallback`), or by the observer of
+   * the call's fiber when the client has no plain form or the call is traced: a batch the admin takes at
+   * once (nearly all of them) costs no Effect at all. A loop of Effects per batch (a latch to wait on, the
+   * call, the bookkeeping) cost the event loop about as much as the HTTP request itself under the bench's
+   * load, and a fiber per call was still over a quarter of the callbacks' share (perf). A failed call waits
+   * for its retry in a fiber, on the Effect clock.
    */
   const send = (batch: ReadonlyArray<Entry>, attempt: number): void => {
     const live = batch.filter((entry) => pending.has(entry.id))
     if (live.length === 0) return delivered()
-    const call = admin.callback(live.map((entry) => entry.item))
+    const items = live.map((entry) => entry.item)
+    if (admin.unsafeCallback !== undefined && !tracing) {
+      const call = { abort: () => {}, answered: false }
+      call.abort = admin.unsafeCallback(items, (error) => {
+        call.answered = true
+        calls.delete(call)
+        answered(batch, live, attempt, error?.message)
+      })
+      if (!call.answered) calls.add(call)
+      return
+    }
+    const call = admin.callback(items)
     runFork(
       tracing
         ? Effect.withSpan(call, "xxl-job.callback", { attributes: { "xxl.callback.results": live.length, attempt } })
         : call
     ).addObserver((exit) => {
-      if (Exit.isSuccess(exit)) {
-        forget(live.map((entry) => entry.id))
-        // The marker is for people reading the log; the next batch does not wait for it.
-        markLogs(live, Messages.logCallbackFinish)
-        return delivered()
-      }
-      // Closed: what was not taken stays (on disk with the file store). Any other failure is retried.
+      if (Exit.isSuccess(exit)) return answered(batch, live, attempt, undefined)
+      // Closed: the call was interrupted because closing gave up waiting for it.
       if (closed) return
       const failure = Cause.failureOption(exit.cause)
-      const why = Option.isSome(failure) ? failure.value.message : Cause.pretty(exit.cause)
-      runFork(retryLater(live, attempt, why)).addObserver((waited) => {
-        if (Exit.isSuccess(waited)) send(batch, attempt + 1)
-      })
+      answered(batch, live, attempt, Option.isSome(failure) ? failure.value.message : Cause.pretty(exit.cause))
+    })
+  }
+
+  /**
+   * Attempt `attempt` at `batch` (`live`, the part of it still pending) was answered: taken when `problem` is
+   * undefined, else retried after a wait, unless closing has given up meanwhile (what was not taken stays, on
+   * disk with the file store).
+   */
+  const answered = (
+    batch: ReadonlyArray<Entry>,
+    live: ReadonlyArray<Entry>,
+    attempt: number,
+    problem: string | undefined
+  ) => {
+    if (problem === undefined) {
+      forget(live.map((entry) => entry.id))
+      // The marker is for people reading the log; the next batch does not wait for it.
+      markLogs(live, Messages.logCallbackFinish)
+      return delivered()
+    }
+    if (closed) return
+    runFork(retryLater(live, attempt, problem)).addObserver((waited) => {
+      if (Exit.isSuccess(waited)) send(batch, attempt + 1)
     })
   }
 
@@ -231,7 +262,11 @@ export const make = Effect.gen(function*() {
   yield* Effect.addFinalizer(() =>
     whileClosing(empty.await.pipe(
       Effect.timeout(closeGrace),
-      Effect.ensuring(Effect.sync(() => closed = true)),
+      Effect.ensuring(Effect.sync(() => {
+        closed = true
+        for (const call of calls) call.abort()
+        calls.clear()
+      })),
       Effect.catchAll(() =>
         store.durable
           ? Effect.logWarning(`callback outbox: ${pending.size} result(s) kept on disk for the next start`)

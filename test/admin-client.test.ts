@@ -166,6 +166,55 @@ describe("AdminClient, interrupted", () => {
     }))
 })
 
+describe("AdminClient, the plain callback", () => {
+  const items = [new Wire.CallbackItem({ logId: 7, logDateTim: 8, handleCode: 500, handleMsg: "failed" })]
+
+  /** `unsafeCallback` as an Effect: what `done` was called with. */
+  const plainCallback = (client: AdminClient.Service) =>
+    Effect.async<AdminClient.AdminError | undefined>((resume) => {
+      client.unsafeCallback!(items, (error) => resume(Effect.succeed(error)))
+    })
+
+  it.scopedLive("sends what `callback` sends; done hears of success, or of what each admin answered", () =>
+    Effect.gen(function*() {
+      const ok = yield* fakeAdmin(json({ code: 200 }))
+      const sick = yield* fakeAdmin(json({ code: 500, msg: "sick" }))
+      const client = yield* clientFor({ adminAddresses: ok.url })
+      yield* client.callback(items)
+      assert.isUndefined(yield* plainCallback(client))
+      assert.deepStrictEqual(ok.seen.map((seen) => seen.url), [
+        "/xxl-job-admin/api/callback",
+        "/xxl-job-admin/api/callback"
+      ])
+      assert.strictEqual(ok.seen[1].body, ok.seen[0].body)
+      assert.deepStrictEqual(ok.seen[1].headers["content-type"], ok.seen[0].headers["content-type"])
+
+      const failing = yield* clientFor({ adminAddresses: [sick.url, "http://127.0.0.1:1/xxl-job-admin"] })
+      const error = yield* plainCallback(failing)
+      assert.strictEqual(error?.operation, "callback")
+      assert.include(error?.attempts[0], "code 500: sick")
+      assert.include(error?.attempts[1], "unreachable")
+    }))
+
+  it.scopedLive("aborting closes the request, and done is never called", () =>
+    Effect.gen(function*() {
+      let closed = false
+      const admin = yield* fakeAdmin((_, res) => res.socket?.on("close", () => closed = true))
+      const client = yield* clientFor({ adminAddresses: admin.url, adminTimeoutSeconds: 1 })
+      let calls = 0
+      const abort = client.unsafeCallback!(items, () => calls++)
+      yield* Effect.sleep(Duration.millis(20)).pipe(Effect.repeat({ until: () => admin.seen.length === 1 }))
+      abort()
+      yield* Effect.sleep(Duration.millis(20)).pipe(
+        Effect.repeat({ until: () => closed }),
+        Effect.timeoutFail({ duration: Duration.seconds(5), onTimeout: () => "the request was left open" })
+      )
+      // Past the 1 s admin timeout too: an aborted call's timer is gone with it.
+      yield* Effect.sleep(Duration.millis(1200))
+      assert.strictEqual(calls, 0)
+    }))
+})
+
 describe("AdminClient, idle", () => {
   it.scopedLive(
     "closes a keep-alive connection after a few idle seconds, before an admin's server would",

@@ -153,7 +153,7 @@ const flakyAdmin = (
 }
 
 const outboxLayer = (
-  admin: ReturnType<typeof flakyAdmin>,
+  admin: { readonly client: AdminClient.Service },
   store: Layer.Layer<OutboxStore.OutboxStore>,
   options: ExecutorConfig.Options = {}
 ) =>
@@ -200,6 +200,50 @@ describe("Outbox", () => {
         assert.deepStrictEqual(admin.accepted, [1])
         assert.strictEqual(yield* outbox.backlog, 0)
       })).pipe(Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)))
+    }))
+
+  it.effect("with a plain client: answers come by callback, a failure is retried, and closing aborts the calls under way, keeping their results", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const store = Layer.scoped(OutboxStore.OutboxStore, OutboxStore.makeFile(dir))
+      const calls: Array<{ readonly logIds: Array<number>; readonly done: (error?: AdminClient.AdminError) => void }> =
+        []
+      const aborted: Array<number> = []
+      const plain = {
+        client: AdminClient.AdminClient.of({
+          registry: () => Effect.void,
+          registryRemove: () => Effect.void,
+          callback: () => Effect.die("the outbox should use the plain form"),
+          unsafeCallback: (items, done) => {
+            const call = { logIds: items.map((i) => i.logId), done }
+            calls.push(call)
+            return () => aborted.push(...call.logIds)
+          }
+        })
+      }
+      const nextTurn = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 0)))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        yield* outbox.offer(item(1))
+        yield* nextTurn
+        assert.deepStrictEqual(calls.map((call) => call.logIds), [[1]])
+        calls[0].done(new AdminClient.AdminError({ operation: "callback", attempts: ["down"] }))
+        yield* TestClock.adjust(Duration.seconds(1))
+        assert.deepStrictEqual(calls.map((call) => call.logIds), [[1], [1]])
+        calls[1].done()
+        assert.strictEqual(yield* outbox.backlog, 0)
+        yield* outbox.offer(item(2))
+        yield* nextTurn
+        assert.deepStrictEqual(calls.map((call) => call.logIds), [[1], [1], [2]])
+      })).pipe(
+        Effect.provide(outboxLayer(plain, store)),
+        // Closing waits up to 10 s (on the TestClock) for the admin, then aborts the call and keeps result 2.
+        Effect.race(TestClock.adjust(Duration.seconds(1)).pipe(Effect.forever))
+      )
+      assert.deepStrictEqual(aborted, [2])
+      assert.strictEqual(calls.length, 3)
+      const leftover = yield* Effect.scoped(Effect.map(OutboxStore.makeFile(dir), (s) => s.recovered))
+      assert.deepStrictEqual(leftover.map((entry) => entry.item.logId), [2])
     }))
 
   it.effect("bounds: the oldest results past the count or age are dropped, and the drop is logged as an error", () =>
