@@ -22,6 +22,7 @@
  */
 import * as Http from "node:http"
 import * as Os from "node:os"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import {
   accepted,
   atRate,
@@ -64,6 +65,11 @@ interface Figures {
   readonly result: readonly [number, number]
   /** CPU µs per trigger: the target's threads together, and its main thread. */
   readonly cpu: { readonly total: number; readonly main: number }
+  /**
+   * This process's longest event-loop stall while the counted triggers ran, in ms: the load generator's own.
+   * Its latencies are taken here, so a stall here shows in them, whatever the target did.
+   */
+  readonly generatorStall: number
 }
 
 /**
@@ -100,6 +106,7 @@ const measure = async (
   let cpuBefore = { total: 0, main: 0 }
   let cpuAfter = cpuBefore
   let seconds = 0
+  const stalls = monitorEventLoopDelay({ resolution: 5 })
   // Whatever fails (a target that does not start, a refused trigger, results that never come), the sink, the
   // connections and the target go: an open sink alone would keep the bench from ever exiting.
   try {
@@ -131,6 +138,7 @@ const measure = async (
     let startedAt = performance.now()
     if (rate === undefined) {
       cpuBefore = cpuMicros(started.pid)
+      stalls.enable()
       await asFastAsAnswered(0, triggers, true)
     } else {
       // Latencies count from when each trigger was due. At most CONNECTIONS are in flight; the rest wait in
@@ -142,6 +150,7 @@ const measure = async (
         if (i === warm) {
           cpuBefore = cpuMicros(started.pid)
           startedAt = due
+          stalls.enable()
         }
         return trigger(i - warm, due, true)
       })
@@ -159,6 +168,7 @@ const measure = async (
     seconds = (performance.now() - startedAt) / 1000
     cpuAfter = cpuMicros(started.pid)
   } finally {
+    stalls.disable()
     agent.destroy()
     await target?.stop()
     sink.close()
@@ -171,7 +181,8 @@ const measure = async (
     cpu: {
       total: (cpuAfter.total - cpuBefore.total) / triggers,
       main: (cpuAfter.main - cpuBefore.main) / triggers
-    }
+    },
+    generatorStall: stalls.max / 1e6
   }
 }
 
@@ -316,10 +327,15 @@ export const run = async () => {
     const ceilingRound = ceilingsAtRate[round]
     const p99 = (f: Figures) => `${f.run[1].toFixed(1)} ms`
     const cpu = (f: Figures) => f.cpu.total.toFixed(0)
+    const stall = (f: Figures) => f.generatorStall.toFixed(0)
     console.log(
       `  round ${round + 1}: /run p99 ceiling ${p99(ceilingRound)}, effect-xxl-job ${p99(now)}${
         then === undefined ? "" : ` (at ${compare!.ref} ${p99(then)})`
-      }; CPU per trigger ${cpu(ceilingRound)}, ${cpu(now)}${then === undefined ? "" : ` (${cpu(then)})`} µs`
+      }; CPU per trigger ${cpu(ceilingRound)}, ${cpu(now)}${
+        then === undefined ? "" : ` (${cpu(then)})`
+      } µs; the generator's longest stall ${stall(ceilingRound)}, ${stall(now)}${
+        then === undefined ? "" : ` (${stall(then)})`
+      } ms`
     )
   }
   const ceilingAtRate = medianBy(ceilingsAtRate, (f) => f.run[1])
