@@ -280,16 +280,20 @@ export const make = Effect.gen(function*() {
   const postNow = (name: string, body: string, done: (error: AdminError | undefined) => void): () => void => {
     const attempts: Array<string> = []
     let aborted = false
+    let current = 0
     let abortAttempt = () => {}
     const attempt = (index: number) => {
       if (index === bases.length) return done(new AdminError({ operation: name, attempts }))
+      current = index
       const url = `${bases[index]}/api/${name}`
-      abortAttempt = postOne(url, body, (problem) => {
+      const abort = postOne(url, body, (problem) => {
         if (aborted) return
         if (problem === undefined) return done(undefined)
         attempts.push(`${url} ${problem}`)
         attempt(index + 1)
       })
+      // Unless this attempt already failed at once and the next one has begun.
+      if (current === index) abortAttempt = abort
     }
     attempt(0)
     return () => {

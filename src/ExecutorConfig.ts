@@ -249,6 +249,15 @@ type Key = keyof Options
 
 const invalid = (setting: string, problem: string) => Effect.fail(new ExecutorConfigError({ setting, problem }))
 
+/**
+ * A character an HTTP header value cannot carry, as Node checks it: a control character other than tab (a line
+ * break, say), or one past Latin-1. The access token and the app name travel in headers; Node would refuse
+ * every request that carried such a value, and the admin could never match it.
+ */
+const notForHeaders = /[^\t\x20-\x7e\x80-\xff]/
+const headerProblem = "contains a character an HTTP header cannot carry (a control character such as a line break, " +
+  "or one outside Latin-1)"
+
 /** Every integer option, checked against its range, or its default. */
 const checkIntegers = (options: Options, label: (key: Key) => string) =>
   Effect.gen(function*() {
@@ -316,6 +325,7 @@ const resolve = (options: Options, label: (key: Key) => string) =>
     if (adminAddresses.length > 0 && appName === "") {
       return yield* invalid(label("appName"), `required when ${label("adminAddresses")} is set`)
     }
+    if (notForHeaders.test(appName)) return yield* invalid(label("appName"), headerProblem)
     const address = blankToUndefined(options.address)
     if (address !== undefined) yield* checkUrl(label("address"), address)
     const protocol = options.protocol ?? defaults.protocol
@@ -345,6 +355,8 @@ const resolve = (options: Options, label: (key: Key) => string) =>
     }
     const token = options.accessToken
     const accessToken = Redacted.isRedacted(token) ? token : Redacted.make((token ?? "").trim())
+    // The token itself stays out of the message: it is a secret.
+    if (notForHeaders.test(Redacted.value(accessToken))) return yield* invalid(label("accessToken"), headerProblem)
     const glueOption = options.glueScripts ?? defaults.glueScripts
     const glueScripts = glueOption === true || glueOption === "on" || glueOption === "true"
     if (!glueScripts && glueOption !== false && glueOption !== "off" && glueOption !== "false") {

@@ -63,7 +63,11 @@ describe("ExecutorConfig", () => {
         [{ XXL_JOB_EXECUTOR_METRICS: "70000" }, "XXL_JOB_EXECUTOR_METRICS"],
         [{ XXL_JOB_EXECUTOR_METRICS: "yes" }, "XXL_JOB_EXECUTOR_METRICS"],
         [{ XXL_JOB_EXECUTOR_LOG_FORMAT: "xml" }, "XXL_JOB_EXECUTOR_LOG_FORMAT"],
-        [{ XXL_JOB_EXECUTOR_REDIS_URL: "http://user:hunter2@127.0.0.1:6379" }, "XXL_JOB_EXECUTOR_REDIS_URL"]
+        [{ XXL_JOB_EXECUTOR_REDIS_URL: "http://user:hunter2@127.0.0.1:6379" }, "XXL_JOB_EXECUTOR_REDIS_URL"],
+        // Headers carry these two: Node would refuse every request to the admin.
+        [{ XXL_JOB_ACCESS_TOKEN: "hunter2\nX-Injected: 1" }, "XXL_JOB_ACCESS_TOKEN"],
+        [{ XXL_JOB_ACCESS_TOKEN: "令牌" }, "XXL_JOB_ACCESS_TOKEN"],
+        [{ XXL_JOB_EXECUTOR_APPNAME: "app\u0000" }, "XXL_JOB_EXECUTOR_APPNAME"]
       ]
       for (const [env, name] of cases) {
         const result = yield* fromEnv(env)
@@ -73,6 +77,10 @@ describe("ExecutorConfig", () => {
           assert.match(result.left.message, new RegExp(`^${name}: `))
         }
       }
+      // Nor does a bad token's error repeat the token; a tab, or Latin-1, is fine in a header.
+      const badToken = yield* fromEnv({ XXL_JOB_ACCESS_TOKEN: "hunter2\r\n" + "x" })
+      assert.isTrue(Either.isLeft(badToken) && !badToken.left.message.includes("hunter2"))
+      assert.isTrue(Either.isRight(yield* fromEnv({ XXL_JOB_ACCESS_TOKEN: "tab\there, café" })))
       // A Redis URL may carry a password: the error does not repeat it.
       const badRedis = yield* fromEnv({ XXL_JOB_EXECUTOR_REDIS_URL: "http://user:hunter2@127.0.0.1:6379" })
       assert.isTrue(Either.isLeft(badRedis) && !badRedis.left.message.includes("hunter2"))
