@@ -61,6 +61,17 @@ export const retryDelay = (attempt: number): Duration.Duration =>
   Duration.seconds(Math.min(30, 2 ** Math.min(attempt - 1, 5)))
 
 /**
+ * Why a call that neither succeeded nor failed with an AdminError did not deliver, on one line: it goes into
+ * the runs' logs (the callback-fail marker) and the warning, where a whole stack trace would not belong.
+ */
+const unexpected = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.isInterruptedOnly(cause)) return "the call was interrupted"
+  const defect = Cause.squash(cause)
+  const message = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
+  return `the call failed unexpectedly (${message.replace(/\s*\n\s*/g, " ")})`
+}
+
+/**
  * @since 1.0.0
  * @category constructors
  */
@@ -199,7 +210,7 @@ export const make = Effect.gen(function*() {
       // Closed: the call was interrupted because closing gave up waiting for it.
       if (closed) return
       const failure = Cause.failureOption(exit.cause)
-      answered(batch, live, attempt, Option.isSome(failure) ? failure.value.message : Cause.pretty(exit.cause))
+      answered(batch, live, attempt, Option.isSome(failure) ? failure.value.message : unexpected(exit.cause))
     })
   }
 

@@ -192,6 +192,10 @@ describe("Outbox", () => {
         call === 1 ? Effect.interrupt : call === 2 ? Effect.die(new Error("a bug in the client")) : undefined
       )
       admin.state.down = false
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(String(message))
+      })
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
         yield* outbox.offer(item(1))
@@ -199,7 +203,18 @@ describe("Outbox", () => {
         assert.strictEqual(admin.attempts(), 3)
         assert.deepStrictEqual(admin.accepted, [1])
         assert.strictEqual(yield* outbox.backlog, 0)
-      })).pipe(Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)))
+      })).pipe(
+        Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      // Each says why on one line, not with a stack trace.
+      assert.strictEqual(warnings.length, 2)
+      assert.match(warnings[0], /attempt 1\), next try in 1s: the call was interrupted$/)
+      assert.match(
+        warnings[1],
+        /attempt 2\), next try in 2s: the call failed unexpectedly \(Error: a bug in the client\)$/
+      )
+      for (const warning of warnings) assert.notInclude(warning, "\n")
     }))
 
   it.effect("with a plain client: answers come by callback, a failure is retried, and closing aborts the calls under way, keeping their results", () =>
