@@ -290,6 +290,47 @@ describe("AdminClient over HTTPS", () => {
         if (Either.isLeft(result)) assert.include(result.left.attempts[0], "self-signed certificate")
       }).pipe(Effect.scoped, Effect.runPromise)
   )
+
+  it.skipIf(selfSigned === undefined)(
+    "delivers over TLS to an admin whose CA is given in NODE_EXTRA_CA_CERTS" +
+      (selfSigned === undefined ? " [skipped: openssl is not installed]" : ""),
+    () =>
+      Effect.gen(function*() {
+        const seen: Array<{ readonly url: string; readonly host: string; readonly body: string }> = []
+        const server = Https.createServer(selfSigned!, (req, res) => {
+          let body = ""
+          req.on("data", (chunk) => body += chunk)
+          req.on("end", () => {
+            seen.push({ url: req.url ?? "", host: req.headers.host ?? "", body })
+            json({ code: 200 })(undefined as never, res)
+          })
+        })
+        yield* Effect.acquireRelease(
+          Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+          () => Effect.sync(() => server.close())
+        )
+        const port = (server.address() as AddressInfo).port
+        const ca = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-ca-")), "ca.pem")
+        Fs.writeFileSync(ca, selfSigned!.cert)
+        // Node reads NODE_EXTRA_CA_CERTS only at start: the client runs in a process of its own.
+        const output = yield* Effect.async<string>((resume) => {
+          ChildProcess.execFile(
+            process.execPath,
+            ["--import", "tsx", Path.join(import.meta.dirname, "fixtures", "admin-call.ts")],
+            {
+              env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, ADMIN_URL: `https://127.0.0.1:${port}/xxl-job-admin` }
+            },
+            (_, stdout, stderr) => resume(Effect.succeed(stdout + stderr))
+          )
+        })
+        assert.strictEqual(output.trim(), "delivered")
+        assert.strictEqual(seen.length, 1)
+        assert.strictEqual(seen[0].url, "/xxl-job-admin/api/callback")
+        assert.strictEqual(seen[0].host, `127.0.0.1:${port}`)
+        assert.strictEqual(JSON.parse(seen[0].body)[0].handleMsg, "over TLS")
+      }).pipe(Effect.scoped, Effect.runPromise),
+    20_000
+  )
 })
 
 describe("Registration", () => {
