@@ -182,6 +182,11 @@ const direct = (headers: Record<string, string>): Transport => {
   }
 }
 
+const proxyVariables = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"]
+
+/** A proxy variable by its lower-case name, else its upper-case one; an empty one counts as unset. */
+const variable = (lower: string, upper: string): string => process.env[lower] || process.env[upper] || ""
+
 /**
  * Through the proxy that `HTTP_PROXY` / `HTTPS_PROXY` name, except to the hosts `NO_PROXY` lists (as curl and
  * pyxxl read them; read when the client is made), over undici. Plain-HTTP admins as curl does (the request in
@@ -192,8 +197,12 @@ const proxied = (headers: Record<string, string>): Transport => {
   const dispatcher = new Undici.EnvHttpProxyAgent({
     connections: 8,
     proxyTunnel: false,
-    // All three read now (undici would re-read NO_PROXY at every request, but not the others).
-    noProxy: process.env.no_proxy ?? process.env.NO_PROXY ?? ""
+    // All three read now (undici would re-read NO_PROXY at every request, but not the others), and an
+    // empty one counts as unset, as it does for choosing this transport: undici alone would let an empty
+    // lower-case name hide a set upper-case one.
+    httpProxy: variable("http_proxy", "HTTP_PROXY"),
+    httpsProxy: variable("https_proxy", "HTTPS_PROXY"),
+    noProxy: variable("no_proxy", "NO_PROXY")
   })
   return {
     post: (url, body, done) => {
@@ -206,8 +215,6 @@ const proxied = (headers: Record<string, string>): Transport => {
     close: () => dispatcher.close()
   }
 }
-
-const proxyVariables = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"]
 
 /**
  * An admin client: straight to the admin, or through a proxy when the environment names one (see `direct`

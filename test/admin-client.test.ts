@@ -8,6 +8,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
+import * as Net from "node:net"
 import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -291,43 +292,100 @@ describe("AdminClient over HTTPS", () => {
       }).pipe(Effect.scoped, Effect.runPromise)
   )
 
+  /** An HTTPS admin with the self-signed certificate, answering code 200; notes what it was sent. */
+  const tlsAdmin = Effect.gen(function*() {
+    const seen: Array<{ readonly url: string; readonly host: string; readonly body: string }> = []
+    const server = Https.createServer(selfSigned!, (req, res) => {
+      let body = ""
+      req.on("data", (chunk) => body += chunk)
+      req.on("end", () => {
+        seen.push({ url: req.url ?? "", host: req.headers.host ?? "", body })
+        json({ code: 200 })(undefined as never, res)
+      })
+    })
+    yield* Effect.acquireRelease(
+      Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
+      () => Effect.sync(() => server.close())
+    )
+    return { port: (server.address() as AddressInfo).port, seen }
+  })
+
+  /** This process's proxy settings, if any, are not the test's. */
+  const noProxies = Object.fromEntries(
+    ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"].map((name) => [name, ""])
+  )
+
+  /**
+   * One callback from a client in a process of its own, which trusts the test's certificate: Node reads
+   * NODE_EXTRA_CA_CERTS only at start. `env` is added to its environment; gives what it printed.
+   */
+  const callbackFromProcess = (adminUrl: string, env: Record<string, string> = {}) =>
+    Effect.async<string>((resume) => {
+      const ca = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-ca-")), "ca.pem")
+      Fs.writeFileSync(ca, selfSigned!.cert)
+      ChildProcess.execFile(
+        process.execPath,
+        ["--import", "tsx", Path.join(import.meta.dirname, "fixtures", "admin-call.ts")],
+        { env: { ...process.env, ...noProxies, NODE_EXTRA_CA_CERTS: ca, ADMIN_URL: adminUrl, ...env } },
+        (_, stdout, stderr) => resume(Effect.succeed((stdout + stderr).trim()))
+      )
+    })
+
   it.skipIf(selfSigned === undefined)(
     "delivers over TLS to an admin whose CA is given in NODE_EXTRA_CA_CERTS" +
       (selfSigned === undefined ? " [skipped: openssl is not installed]" : ""),
     () =>
       Effect.gen(function*() {
-        const seen: Array<{ readonly url: string; readonly host: string; readonly body: string }> = []
-        const server = Https.createServer(selfSigned!, (req, res) => {
-          let body = ""
-          req.on("data", (chunk) => body += chunk)
-          req.on("end", () => {
-            seen.push({ url: req.url ?? "", host: req.headers.host ?? "", body })
-            json({ code: 200 })(undefined as never, res)
+        const admin = yield* tlsAdmin
+        assert.strictEqual(yield* callbackFromProcess(`https://127.0.0.1:${admin.port}/xxl-job-admin`), "delivered")
+        assert.strictEqual(admin.seen.length, 1)
+        assert.strictEqual(admin.seen[0].url, "/xxl-job-admin/api/callback")
+        assert.strictEqual(admin.seen[0].host, `127.0.0.1:${admin.port}`)
+        assert.strictEqual(JSON.parse(admin.seen[0].body)[0].handleMsg, "over TLS")
+      }).pipe(Effect.scoped, Effect.runPromise),
+    20_000
+  )
+
+  it.skipIf(selfSigned === undefined)(
+    "reaches an HTTPS admin through HTTPS_PROXY by a CONNECT tunnel" +
+      (selfSigned === undefined ? " [skipped: openssl is not installed]" : ""),
+    () =>
+      Effect.gen(function*() {
+        const admin = yield* tlsAdmin
+        // A proxy that only tunnels: it notes each CONNECT and joins the two sockets.
+        const tunnels: Array<string> = []
+        const proxy = Http.createServer((_, res) => {
+          res.writeHead(405)
+          res.end()
+        })
+        proxy.on("connect", (req: Http.IncomingMessage, client: Net.Socket, head: Buffer) => {
+          tunnels.push(req.url ?? "")
+          const [host, port] = (req.url ?? "").split(":")
+          const upstream = Net.connect(Number(port), host, () => {
+            client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+            upstream.write(head)
+            upstream.pipe(client)
+            client.pipe(upstream)
           })
+          upstream.on("error", () => client.destroy())
+          client.on("error", () => upstream.destroy())
         })
         yield* Effect.acquireRelease(
-          Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void))),
-          () => Effect.sync(() => server.close())
+          Effect.async<void>((resume) => void proxy.listen(0, "127.0.0.1", () => resume(Effect.void))),
+          () =>
+            Effect.sync(() => {
+              proxy.closeAllConnections()
+              proxy.close()
+            })
         )
-        const port = (server.address() as AddressInfo).port
-        const ca = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-ca-")), "ca.pem")
-        Fs.writeFileSync(ca, selfSigned!.cert)
-        // Node reads NODE_EXTRA_CA_CERTS only at start: the client runs in a process of its own.
-        const output = yield* Effect.async<string>((resume) => {
-          ChildProcess.execFile(
-            process.execPath,
-            ["--import", "tsx", Path.join(import.meta.dirname, "fixtures", "admin-call.ts")],
-            {
-              env: { ...process.env, NODE_EXTRA_CA_CERTS: ca, ADMIN_URL: `https://127.0.0.1:${port}/xxl-job-admin` }
-            },
-            (_, stdout, stderr) => resume(Effect.succeed(stdout + stderr))
-          )
+        const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
+        const output = yield* callbackFromProcess(`https://127.0.0.1:${admin.port}/xxl-job-admin`, {
+          HTTPS_PROXY: proxyUrl
         })
-        assert.strictEqual(output.trim(), "delivered")
-        assert.strictEqual(seen.length, 1)
-        assert.strictEqual(seen[0].url, "/xxl-job-admin/api/callback")
-        assert.strictEqual(seen[0].host, `127.0.0.1:${port}`)
-        assert.strictEqual(JSON.parse(seen[0].body)[0].handleMsg, "over TLS")
+        assert.strictEqual(output, "delivered")
+        assert.deepStrictEqual(tunnels, [`127.0.0.1:${admin.port}`])
+        assert.strictEqual(admin.seen.length, 1)
+        assert.strictEqual(JSON.parse(admin.seen[0].body)[0].handleMsg, "over TLS")
       }).pipe(Effect.scoped, Effect.runPromise),
     20_000
   )
