@@ -172,6 +172,9 @@ const hintFor = (attempt: string): string | undefined => {
   if (/token/i.test(attempt)) {
     return "XXL_JOB_ACCESS_TOKEN (--token) must equal xxl.job.accessToken in the admin's application.properties"
   }
+  if (/certificate/.test(attempt)) {
+    return "an https:// admin whose certificate Node does not trust: for one signed by an internal CA, run with NODE_EXTRA_CA_CERTS=/path/to/ca.pem (read at start)"
+  }
   if (/unreachable/.test(attempt)) {
     return "is the admin running, and reachable from here? (a proxy: HTTP_PROXY / NO_PROXY)"
   }

@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { AdminClient, ExecutorConfig, Registration, Wire } from "../src/index.js"
+import { selfSigned } from "./helpers/tls.js"
 
 interface Seen {
   readonly url: string
@@ -239,38 +240,6 @@ describe("AdminClient, idle", () => {
     15_000
   )
 })
-
-/** A self-signed certificate for 127.0.0.1, made with openssl (undefined where openssl is not installed). */
-const selfSigned = (() => {
-  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-tls-"))
-  try {
-    ChildProcess.execFileSync("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      Path.join(dir, "key.pem"),
-      "-out",
-      Path.join(dir, "cert.pem")
-    ], { stdio: "ignore" })
-    return {
-      key: Fs.readFileSync(Path.join(dir, "key.pem")),
-      cert: Fs.readFileSync(Path.join(dir, "cert.pem"))
-    }
-  } catch {
-    return undefined
-  } finally {
-    Fs.rmSync(dir, { recursive: true, force: true })
-  }
-})()
 
 describe("AdminClient over HTTPS", () => {
   it.skipIf(selfSigned === undefined)(

@@ -7,10 +7,12 @@ import { Effect, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Https from "node:https"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Executor, ExecutorConfig, Job, MockAdmin } from "../src/index.js"
+import { selfSigned } from "./helpers/tls.js"
 
 const bin = Path.join(import.meta.dirname, "..", "src", "bin.ts")
 const jobsModule = Path.join(import.meta.dirname, "fixtures", "cli-jobs.ts")
@@ -143,6 +145,29 @@ describe("effect-xxl-job check", () => {
         assert.include(none.out, "is the admin running")
       }),
     60_000
+  )
+
+  it.scopedLive.skipIf(selfSigned === undefined)(
+    "an https admin with a certificate Node does not trust: the diagnosis names NODE_EXTRA_CA_CERTS" +
+      (selfSigned === undefined ? " [skipped: openssl is not installed]" : ""),
+    () =>
+      Effect.gen(function*() {
+        const server = yield* Effect.acquireRelease(
+          Effect.promise(() =>
+            new Promise<Https.Server>((resolve) => {
+              const server = Https.createServer(selfSigned!, (_request, response) => response.end())
+              server.listen(0, "127.0.0.1", () => resolve(server))
+            })
+          ),
+          (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+        )
+        const port = (server.address() as Net.AddressInfo).port
+        const tls = yield* cli("check", "--admin", `https://127.0.0.1:${port}/xxl-job-admin`, "--app", "demo")
+        assert.strictEqual(tls.code, 1)
+        assert.include(tls.out, "self-signed certificate")
+        assert.include(tls.out, "NODE_EXTRA_CA_CERTS")
+      }),
+    30_000
   )
 })
 

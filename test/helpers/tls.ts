@@ -1,0 +1,39 @@
+/**
+ * A self-signed TLS certificate for 127.0.0.1, for tests of `https://` admins.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+
+/** A self-signed certificate for 127.0.0.1, made with openssl (undefined where openssl is not installed). */
+export const selfSigned = (() => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-tls-"))
+  try {
+    ChildProcess.execFileSync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      Path.join(dir, "key.pem"),
+      "-out",
+      Path.join(dir, "cert.pem")
+    ], { stdio: "ignore" })
+    return {
+      key: Fs.readFileSync(Path.join(dir, "key.pem")),
+      cert: Fs.readFileSync(Path.join(dir, "cert.pem"))
+    }
+  } catch {
+    return undefined
+  } finally {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }
+})()
