@@ -44,8 +44,8 @@ export interface Service {
   readonly registryRemove: (param: RegistryParam) => Effect.Effect<void, AdminError>
   readonly callback: (items: ReadonlyArray<CallbackItem>) => Effect.Effect<void, AdminError>
   /**
-   * `callback` as a plain call, for the outbox's hot path: `done` is called once (it may be before the call
-   * returns), with undefined when an admin took the results, else with the error; what it returns aborts the
+   * `callback` as a plain call, for the outbox's hot path: `done` is called once, never before the call
+   * returns, with undefined when an admin took the results, else with the error; what it returns aborts the
    * call, and `done` is then never called. It never throws. Optional: the outbox runs `callback` in a fiber
    * where it is missing.
    */
@@ -243,7 +243,7 @@ export const make = Effect.gen(function*() {
 
   /**
    * One POST: `settle` gets undefined when the admin took it, else what went wrong, within `adminTimeout` (the
-   * answer included); what it returns aborts it, and `settle` is then not called. The bound is a timer, not
+   * answer included), never before this returns; what it returns aborts it, and `settle` is then not called. The bound is a timer, not
    * `Effect.timeout`, which races two fibers and a sleep per request: under load, with many small callback
    * batches, those were among the largest shares of what outlived the young generation (a sampling heap
    * profile of the survivors), and without them ~20% fewer bytes were promoted per scavenge (`--trace-gc-nvp`).
@@ -269,8 +269,10 @@ export const make = Effect.gen(function*() {
           finish(answer instanceof Error ? `unreachable (${answer.message})` : judge(answer.status, answer.text))
       )
     } catch (error) {
-      // Node refuses some requests at once (a header it will not send, say): a failed attempt like any other.
-      finish(`could not be sent (${error instanceof Error ? error.message : String(error)})`)
+      // Node refuses some requests at once (a header it will not send, say): a failed attempt like any other,
+      // answered later like the others.
+      const problem = `could not be sent (${error instanceof Error ? error.message : String(error)})`
+      queueMicrotask(() => finish(problem))
     }
     return () => {
       settled = true
@@ -287,22 +289,24 @@ export const make = Effect.gen(function*() {
   const postNow = (name: string, body: string, done: (error: AdminError | undefined) => void): () => void => {
     const attempts: Array<string> = []
     let aborted = false
-    let current = 0
     let abortAttempt = () => {}
     const attempt = (index: number) => {
       if (index === bases.length) return done(new AdminError({ operation: name, attempts }))
-      current = index
       const url = `${bases[index]}/api/${name}`
-      const abort = postOne(url, body, (problem) => {
+      abortAttempt = postOne(url, body, (problem) => {
         if (aborted) return
         if (problem === undefined) return done(undefined)
         attempts.push(`${url} ${problem}`)
         attempt(index + 1)
       })
-      // Unless this attempt already failed at once and the next one has begun.
-      if (current === index) abortAttempt = abort
     }
-    attempt(0)
+    // With no admin at all, the error too comes after this returns.
+    if (bases.length > 0) attempt(0)
+    else {
+      queueMicrotask(() => {
+        if (!aborted) attempt(0)
+      })
+    }
     return () => {
       aborted = true
       abortAttempt()

@@ -61,10 +61,12 @@ export const retryDelay = (attempt: number): Duration.Duration =>
   Duration.seconds(Math.min(30, 2 ** Math.min(attempt - 1, 5)))
 
 /**
- * Why a call that neither succeeded nor failed with an AdminError did not deliver, on one line: it goes into
- * the runs' logs (the callback-fail marker) and the warning, where a whole stack trace would not belong.
+ * Why a call did not deliver, on one line: the admin error's message, or what interrupted or broke the call.
+ * It goes into the runs' logs (the callback-fail marker) and the warning, where a stack trace would not belong.
  */
-const unexpected = (cause: Cause.Cause<unknown>): string => {
+const problemOf = (cause: Cause.Cause<AdminError>): string => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) return failure.value.message
   if (Cause.isInterruptedOnly(cause)) return "the call was interrupted"
   const defect = Cause.squash(cause)
   const message = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
@@ -174,8 +176,8 @@ export const make = Effect.gen(function*() {
     schedulePump()
   }
 
-  /** Plain admin calls under way (see `send`), aborted when closing gives up waiting. */
-  const calls = new Set<{ abort: () => void }>()
+  /** How to abort each plain admin call under way (see `send`): closing does, once it gives up waiting. */
+  const calls = new Set<() => void>()
 
   /**
    * Attempt `attempt` at one batch; it ends (`delivered`) once an admin took it or the bounds dropped it.
@@ -191,13 +193,11 @@ export const make = Effect.gen(function*() {
     if (live.length === 0) return delivered()
     const items = live.map((entry) => entry.item)
     if (admin.unsafeCallback !== undefined && !tracing) {
-      const call = { abort: () => {}, answered: false }
-      call.abort = admin.unsafeCallback(items, (error) => {
-        call.answered = true
-        calls.delete(call)
+      const abort = admin.unsafeCallback(items, (error) => {
+        calls.delete(abort)
         answered(batch, live, attempt, error?.message)
       })
-      if (!call.answered) calls.add(call)
+      calls.add(abort)
       return
     }
     const call = admin.callback(items)
@@ -205,13 +205,7 @@ export const make = Effect.gen(function*() {
       tracing
         ? Effect.withSpan(call, "xxl-job.callback", { attributes: { "xxl.callback.results": live.length, attempt } })
         : call
-    ).addObserver((exit) => {
-      if (Exit.isSuccess(exit)) return answered(batch, live, attempt, undefined)
-      // Closed: the call was interrupted because closing gave up waiting for it.
-      if (closed) return
-      const failure = Cause.failureOption(exit.cause)
-      answered(batch, live, attempt, Option.isSome(failure) ? failure.value.message : unexpected(exit.cause))
-    })
+    ).addObserver((exit) => answered(batch, live, attempt, Exit.isSuccess(exit) ? undefined : problemOf(exit.cause)))
   }
 
   /**
@@ -275,7 +269,7 @@ export const make = Effect.gen(function*() {
       Effect.timeout(closeGrace),
       Effect.ensuring(Effect.sync(() => {
         closed = true
-        for (const call of calls) call.abort()
+        for (const abort of calls) abort()
         calls.clear()
       })),
       Effect.catchAll(() =>

@@ -198,6 +198,17 @@ describe("AdminClient, the plain callback", () => {
       assert.include(error?.attempts[1], "unreachable")
     }))
 
+  it.scopedLive("done comes after the call returns, even when there is no admin to try at all", () =>
+    Effect.gen(function*() {
+      const client = yield* clientFor({})
+      let returned = false
+      const error = yield* Effect.async<AdminClient.AdminError | undefined>((resume) => {
+        client.unsafeCallback!(items, (error) => resume(Effect.succeed(returned ? error : undefined)))
+        returned = true
+      })
+      assert.strictEqual(error?.message, "callback: no admin address is configured")
+    }))
+
   it.scopedLive("aborting closes the request, and done is never called", () =>
     Effect.gen(function*() {
       let closed = false
