@@ -5,15 +5,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Either, Fiber, Layer, TestClock } from "effect"
 import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Net from "node:net"
 import type { AddressInfo } from "node:net"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { AdminClient, ExecutorConfig, Registration, Wire } from "../src/index.js"
-import { selfSigned } from "./helpers/tls.js"
+import { selfSigned, selfSignedFile, tlsTitle } from "./helpers/tls.js"
 
 interface Seen {
   readonly url: string
@@ -254,8 +252,7 @@ describe("AdminClient, idle", () => {
 
 describe("AdminClient over HTTPS", () => {
   it.skipIf(selfSigned === undefined)(
-    "speaks TLS to an https admin and checks its certificate (a self-signed one is refused)" +
-      (selfSigned === undefined ? " [skipped: openssl is not installed]" : ""),
+    tlsTitle("speaks TLS to an https admin and checks its certificate (a self-signed one is refused)"),
     () =>
       Effect.gen(function*() {
         const server = Https.createServer(selfSigned!, (_, res) => json({ code: 200 })(undefined as never, res))
@@ -301,19 +298,16 @@ describe("AdminClient over HTTPS", () => {
    */
   const callbackFromProcess = (adminUrl: string, env: Record<string, string> = {}) =>
     Effect.async<string>((resume) => {
-      const ca = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-ca-")), "ca.pem")
-      Fs.writeFileSync(ca, selfSigned!.cert)
       ChildProcess.execFile(
         process.execPath,
         ["--import", "tsx", Path.join(import.meta.dirname, "fixtures", "admin-call.ts")],
-        { env: { ...process.env, ...noProxies, NODE_EXTRA_CA_CERTS: ca, ADMIN_URL: adminUrl, ...env } },
+        { env: { ...process.env, ...noProxies, NODE_EXTRA_CA_CERTS: selfSignedFile!, ADMIN_URL: adminUrl, ...env } },
         (_, stdout, stderr) => resume(Effect.succeed((stdout + stderr).trim()))
       )
     })
 
   it.skipIf(selfSigned === undefined)(
-    "delivers over TLS to an admin whose CA is given in NODE_EXTRA_CA_CERTS" +
-      (selfSigned === undefined ? " [skipped: openssl is not installed]" : ""),
+    tlsTitle("delivers over TLS to an admin whose CA is given in NODE_EXTRA_CA_CERTS"),
     () =>
       Effect.gen(function*() {
         const admin = yield* tlsAdmin
@@ -327,8 +321,7 @@ describe("AdminClient over HTTPS", () => {
   )
 
   it.skipIf(selfSigned === undefined)(
-    "reaches an HTTPS admin through HTTPS_PROXY by a CONNECT tunnel" +
-      (selfSigned === undefined ? " [skipped: openssl is not installed]" : ""),
+    tlsTitle("reaches an HTTPS admin through HTTPS_PROXY by a CONNECT tunnel"),
     () =>
       Effect.gen(function*() {
         const admin = yield* tlsAdmin

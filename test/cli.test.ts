@@ -12,7 +12,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Executor, ExecutorConfig, Job, MockAdmin } from "../src/index.js"
-import { selfSigned } from "./helpers/tls.js"
+import { selfSigned, tlsTitle } from "./helpers/tls.js"
 
 const bin = Path.join(import.meta.dirname, "..", "src", "bin.ts")
 const jobsModule = Path.join(import.meta.dirname, "fixtures", "cli-jobs.ts")
@@ -148,8 +148,7 @@ describe("effect-xxl-job check", () => {
   )
 
   it.scopedLive.skipIf(selfSigned === undefined)(
-    "an https admin with a certificate Node does not trust: the diagnosis names NODE_EXTRA_CA_CERTS" +
-      (selfSigned === undefined ? " [skipped: openssl is not installed]" : ""),
+    tlsTitle("an https admin with a certificate Node does not trust: the diagnosis names NODE_EXTRA_CA_CERTS"),
     () =>
       Effect.gen(function*() {
         const server = yield* Effect.acquireRelease(

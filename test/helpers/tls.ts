@@ -37,3 +37,14 @@ export const selfSigned = (() => {
     Fs.rmSync(dir, { recursive: true, force: true })
   }
 })()
+
+/** A test's title, saying why it was skipped where openssl is not installed. */
+export const tlsTitle = (title: string) =>
+  selfSigned === undefined ? `${title} [skipped: openssl is not installed]` : title
+
+/** The certificate as a PEM file, for NODE_EXTRA_CA_CERTS (undefined where openssl is not installed). */
+export const selfSignedFile = selfSigned === undefined ? undefined : (() => {
+  const file = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-ca-")), "ca.pem")
+  Fs.writeFileSync(file, selfSigned.cert)
+  return file
+})()
