@@ -8,8 +8,9 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Duration, Effect, Layer, Logger, LogLevel, Schedule } from "effect"
-// In your project: import { DevAdmin, Executor, ExecutorConfig } from "effect-xxl-job"
-import { DevAdmin, Executor, ExecutorConfig } from "../src/index.js"
+// In your project: import { Executor, ExecutorConfig } from "effect-xxl-job" and { DevAdmin } from "effect-xxl-job/dev"
+import { DevAdmin } from "../src/dev.js"
+import { Executor, ExecutorConfig } from "../src/index.js"
 import { jobs } from "./jobs.js"
 
 const defaults: ExecutorConfig.Options = {

@@ -10,8 +10,9 @@ import * as OtlpSerialization from "@effect/opentelemetry/OtlpSerialization"
 import * as OtlpTracer from "@effect/opentelemetry/OtlpTracer"
 import { NodeHttpClient, NodeRuntime } from "@effect/platform-node"
 import { Duration, Effect, Layer } from "effect"
-// In your project: import { Job, MockAdmin } from "effect-xxl-job"
-import { Job, MockAdmin } from "../src/index.js"
+// In your project: import { Job } from "effect-xxl-job" and { MockAdmin } from "effect-xxl-job/testing"
+import { Job } from "../src/index.js"
+import { MockAdmin } from "../src/testing.js"
 
 const Report = Job.make({
   name: "report",

@@ -8,7 +8,7 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Messages from "./Messages.js"
+import * as Messages from "./internal/messages.js"
 import { LogResult } from "./Wire.js"
 
 /**

@@ -15,9 +15,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import type * as Http from "node:http"
-import { ExecutorApi } from "./ExecutorApi.js"
 import { ExecutorConfig, ExecutorConfigError } from "./ExecutorConfig.js"
-import * as Server from "./Server.js"
+import { ExecutorApi } from "./internal/endpoints.js"
+import * as Server from "./internal/server.js"
 
 /**
  * @since 1.0.0

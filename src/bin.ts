@@ -6,6 +6,6 @@
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
-import * as Cli from "./Cli.js"
+import * as Cli from "./internal/cli.js"
 
 Cli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

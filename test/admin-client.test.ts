@@ -10,7 +10,8 @@ import * as Https from "node:https"
 import * as Net from "node:net"
 import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
-import { AdminClient, ExecutorConfig, Registration, Wire } from "../src/index.js"
+import { AdminClient, ExecutorConfig, Wire } from "../src/index.js"
+import * as Registration from "../src/internal/registration.js"
 import { selfSigned, selfSignedFile, tlsTitle } from "./helpers/tls.js"
 
 interface Seen {

@@ -11,7 +11,8 @@ import * as Https from "node:https"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Executor, ExecutorConfig, Job, MockAdmin } from "../src/index.js"
+import { Executor, ExecutorConfig, Job } from "../src/index.js"
+import { MockAdmin } from "../src/testing.js"
 import { selfSigned, tlsTitle } from "./helpers/tls.js"
 
 const bin = Path.join(import.meta.dirname, "..", "src", "bin.ts")

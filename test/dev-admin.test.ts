@@ -9,7 +9,8 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { DevAdmin, Executor, ExecutorConfig, Job } from "../src/index.js"
+import { DevAdmin } from "../src/dev.js"
+import { Executor, ExecutorConfig, Job } from "../src/index.js"
 
 describe("schedules", () => {
   it.effect("a cron expression fires at its times (seconds first, ? allowed), by the Effect clock", () =>

@@ -11,7 +11,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import { ExecutorConfig, Job, MockAdmin } from "../src/index.js"
+import { ExecutorConfig, Job } from "../src/index.js"
+import { MockAdmin } from "../src/testing.js"
 import { logOf, survivors, waitForLog } from "./helpers/runs.js"
 
 const tmp = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-glue-"))

@@ -10,7 +10,8 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Executor, Job, MockAdmin, Wire } from "../src/index.js"
+import { Executor, Job, Wire } from "../src/index.js"
+import { MockAdmin } from "../src/testing.js"
 
 const Echo = Job.make({ name: "echo", run: Effect.map(Job.JobContext, (context) => context.params) })
 const jobs = Job.registry(Echo)

@@ -6,7 +6,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Schema } from "effect"
 import * as Http from "node:http"
-import { Executor, Isolated, Job, MockAdmin } from "../src/index.js"
+import { Executor, Isolated, Job } from "../src/index.js"
+import { MockAdmin } from "../src/testing.js"
 import { alive, logOf, waitForLog } from "./helpers/runs.js"
 
 const fixture = new URL("./fixtures/isolated-jobs.mjs", import.meta.url)

@@ -10,7 +10,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { JobLogRedis } from "../src/index.js"
+import * as JobLogRedis from "../src/internal/jobLogRedis.js"
 
 const sharedUrl = "redis://127.0.0.1:6379"
 const D = new Date(2026, 10, 23, 12, 30).getTime()

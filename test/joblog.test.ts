@@ -3,7 +3,8 @@ import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { JobLog, JobLogFile } from "../src/index.js"
+import { JobLog } from "../src/index.js"
+import * as JobLogFile from "../src/internal/jobLogFile.js"
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-log-"))
 const D = new Date(2026, 10, 23, 12, 30).getTime()

@@ -4,7 +4,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Fiber, Logger, LogLevel, Schema, TestClock } from "effect"
-import { Job, Lanes, Messages, MockAdmin } from "../src/index.js"
+import { Job } from "../src/index.js"
+import * as Lanes from "../src/internal/lanes.js"
+import * as Messages from "../src/internal/messages.js"
+import { MockAdmin } from "../src/testing.js"
 
 /** What the jobs did, in order: "start:<logId>", "end:<logId>", "cleanup:<logId>". */
 const events: Array<string> = []

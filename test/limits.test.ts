@@ -3,7 +3,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Schema, TestClock } from "effect"
-import { Job, Lanes, MockAdmin } from "../src/index.js"
+import { Job } from "../src/index.js"
+import * as Lanes from "../src/internal/lanes.js"
+import { MockAdmin } from "../src/testing.js"
 
 const started: Array<number> = []
 const Sleep = Job.make({

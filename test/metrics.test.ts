@@ -5,7 +5,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Metric } from "effect"
 import * as Http from "node:http"
-import { Executor, Job, Metrics, MockAdmin } from "../src/index.js"
+import { Executor, Job } from "../src/index.js"
+import * as Metrics from "../src/internal/metrics.js"
+import { MockAdmin } from "../src/testing.js"
 
 const Ok = Job.make({ name: "metricsOk", run: Effect.as(Effect.log("twelve bytes"), "fine") })
 const Bad = Job.make({ name: "metricsBad", run: Job.fail("no") })

@@ -11,7 +11,8 @@ import type * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Executor, ExecutorConfig, Job, MockAdmin, Mount } from "../src/index.js"
+import { Executor, ExecutorConfig, Job, Mount } from "../src/index.js"
+import { MockAdmin } from "../src/testing.js"
 
 const jobs = Job.registry(
   Job.make({ name: "hello", run: Effect.map(Job.JobContext, (context) => `hello ${context.params}`) })

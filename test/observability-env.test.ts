@@ -10,7 +10,8 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Executor, Job, Otlp } from "../src/index.js"
+import { Executor, Job } from "../src/index.js"
+import * as Otlp from "../src/internal/otlp.js"
 
 const Hello = Job.make({ name: "hello", run: Effect.succeed("hi") })
 

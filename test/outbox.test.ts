@@ -7,7 +7,9 @@ import { Arbitrary, Duration, Effect, FastCheck as fc, Layer, Logger, TestClock 
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { AdminClient, ExecutorConfig, JobLog, Outbox, OutboxStore, Wire } from "../src/index.js"
+import { AdminClient, ExecutorConfig, JobLog, Wire } from "../src/index.js"
+import * as Outbox from "../src/internal/outbox.js"
+import * as OutboxStore from "../src/internal/outboxStore.js"
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-outbox-"))
 const item = (logId: number, handleCode = 200) =>

@@ -16,7 +16,8 @@ import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import { Executor, ExecutorConfig, Job, MockAdmin } from "../src/index.js"
+import { Executor, ExecutorConfig, Job } from "../src/index.js"
+import { MockAdmin } from "../src/testing.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Jobs

@@ -4,7 +4,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Executor, Job, MockAdmin } from "../src/index.js"
+import { Executor, Job } from "../src/index.js"
+import { MockAdmin } from "../src/testing.js"
 
 const Echo = Job.make({ name: "echo", run: Effect.map(Job.JobContext, (context) => context.params) })
 const jobs = Job.registry(Echo)

@@ -6,7 +6,8 @@ import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { assert, describe, it } from "@effect/vitest"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Duration, Effect, Layer } from "effect"
-import { Job, MockAdmin } from "../src/index.js"
+import { Job } from "../src/index.js"
+import { MockAdmin } from "../src/testing.js"
 
 const Traced = Job.make({
   name: "traced",

@@ -4,7 +4,7 @@
  */
 import { Duration, Effect } from "effect"
 import * as Fs from "node:fs"
-import type { MockAdmin } from "../../src/index.js"
+import type { MockAdmin } from "../../src/testing.js"
 
 /** The whole log of a run, as the admin's log view reads it. */
 export const logOf = (admin: MockAdmin.Service, logId: number) =>

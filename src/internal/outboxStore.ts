@@ -21,8 +21,8 @@ import * as NodeFs from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { promisify } from "node:util"
-import { ExecutorConfig } from "./ExecutorConfig.js"
-import { CallbackItem } from "./Wire.js"
+import { ExecutorConfig } from "../ExecutorConfig.js"
+import { CallbackItem } from "../Wire.js"
 
 /**
  * A result in the outbox: `id` orders results and names them in the journal; `at` is when it was taken.

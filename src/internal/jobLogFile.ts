@@ -13,11 +13,11 @@ import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { ExecutorConfig } from "./ExecutorConfig.js"
-import * as AppendThread from "./internal/appendThread.js"
-import * as LineIndex from "./internal/lineIndex.js"
-import { dayOf, JobLog, type LogKey, notFound, pageMaxBytes, type Store, type Writer } from "./JobLog.js"
-import { LogResult } from "./Wire.js"
+import { ExecutorConfig } from "../ExecutorConfig.js"
+import { dayOf, JobLog, type LogKey, notFound, pageMaxBytes, type Store, type Writer } from "../JobLog.js"
+import { LogResult } from "../Wire.js"
+import * as AppendThread from "./appendThread.js"
+import * as LineIndex from "./lineIndex.js"
 
 // Plain concatenation: `root` is absolute and normalised, the rest is built from numbers (Path.join showed
 // in the profile).

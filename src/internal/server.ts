@@ -19,10 +19,10 @@ import * as Runtime from "effect/Runtime"
 import type * as Http from "node:http"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { ExecutorApi } from "./ExecutorApi.js"
-import { ExecutorConfig } from "./ExecutorConfig.js"
-import * as Messages from "./Messages.js"
-import * as Wire from "./Wire.js"
+import { ExecutorConfig } from "../ExecutorConfig.js"
+import * as Wire from "../Wire.js"
+import { ExecutorApi } from "./endpoints.js"
+import * as Messages from "./messages.js"
 
 /**
  * The listening server.

@@ -18,7 +18,7 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { ExecutorConfig } from "./ExecutorConfig.js"
+import { ExecutorConfig } from "../ExecutorConfig.js"
 
 const optional = (name: string) =>
   Config.option(Config.string(name)).pipe(

@@ -23,12 +23,12 @@ import * as Option from "effect/Option"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Url from "node:url"
-import * as AdminClient from "./AdminClient.js"
-import * as DevAdmin from "./DevAdmin.js"
-import * as ExecutorConfig from "./ExecutorConfig.js"
-import type * as Job from "./Job.js"
-import * as MockAdmin from "./MockAdmin.js"
-import * as Wire from "./Wire.js"
+import * as AdminClient from "../AdminClient.js"
+import * as DevAdmin from "../DevAdmin.js"
+import * as ExecutorConfig from "../ExecutorConfig.js"
+import type * as Job from "../Job.js"
+import * as MockAdmin from "../MockAdmin.js"
+import * as Wire from "../Wire.js"
 
 /**
  * A command that could not do its work; the message says why.

@@ -10,11 +10,11 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
-import { AdminClient } from "./AdminClient.js"
-import { ExecutorConfig } from "./ExecutorConfig.js"
-import { whileClosing } from "./internal/closing.js"
-import * as Metrics from "./Metrics.js"
-import { RegistryParam } from "./Wire.js"
+import { AdminClient } from "../AdminClient.js"
+import { ExecutorConfig } from "../ExecutorConfig.js"
+import { RegistryParam } from "../Wire.js"
+import { whileClosing } from "./closing.js"
+import * as Metrics from "./metrics.js"
 
 /**
  * Whether an executor with these settings registers: it needs an admin address and an AppName (as Java).

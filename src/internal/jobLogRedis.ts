@@ -17,9 +17,9 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import { ExecutorConfig } from "./ExecutorConfig.js"
-import { JobLog, type LogKey, notFound, pageMaxBytes, type Store, type Writer } from "./JobLog.js"
-import { LogResult } from "./Wire.js"
+import { ExecutorConfig } from "../ExecutorConfig.js"
+import { JobLog, type LogKey, notFound, pageMaxBytes, type Store, type Writer } from "../JobLog.js"
+import { LogResult } from "../Wire.js"
 
 /**
  * @since 1.0.0

@@ -21,10 +21,10 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { environmentNames } from "./ExecutorConfig.js"
-import * as Job from "./Job.js"
-import * as Messages from "./Messages.js"
-import type { TriggerParam } from "./Wire.js"
+import { environmentNames } from "../ExecutorConfig.js"
+import * as Job from "../Job.js"
+import type { TriggerParam } from "../Wire.js"
+import * as Messages from "./messages.js"
 
 /**
  * How each script type is run: the interpreter and the script file's suffix (the commands of admin 3.4.2:
