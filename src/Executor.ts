@@ -1,6 +1,20 @@
 /**
- * The composition root: `Executor.layer(jobs)` wires the lanes, the outbox, the log store, the admin client,
- * the HTTP server and the registry beat. It is the only module that knows them all.
+ * The executor: `Executor.layerFromEnv(jobs)` serves your jobs to the admin. It listens for the admin's
+ * triggers, runs each as a fiber, keeps its log, and reports its result until the admin has taken it;
+ * it registers with the admin every 30 s and, on shutdown, removes itself, lets running jobs finish within a
+ * grace period, then stops them and reports what is left.
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Effect, Layer } from "effect"
+ * import { Executor, Job } from "effect-xxl-job"
+ *
+ * const Hello = Job.make({ name: "hello", run: Effect.succeed("hello") })
+ *
+ * // Settings from XXL_JOB_* variables (and a .env file), over these.
+ * Layer.launch(Executor.layerFromEnv(Job.registry(Hello), { appName: "my-app" })).pipe(NodeRuntime.runMain)
+ * ```
  *
  * Shutdown runs in the reverse order of construction: the beat sends `registryRemove`, the server stops
  * taking requests, the lanes stop their runs and report them, and the outbox delivers what is left.
@@ -14,21 +28,45 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as AdminClient from "./AdminClient.js"
 import * as ExecutorConfig from "./ExecutorConfig.js"
-import * as ExecutorApi from "./internal/endpoints.js"
-import * as JobLogFile from "./internal/jobLogFile.js"
-import * as JobLogRedis from "./internal/jobLogRedis.js"
-import * as Lanes from "./internal/lanes.js"
+import { Endpoints } from "./internal/endpoints.js"
+import * as Engine from "./internal/engine.js"
+import { Lanes } from "./internal/lanes.js"
+import * as MountHandlers from "./internal/mount.js"
 import * as Otlp from "./internal/otlp.js"
-import * as Outbox from "./internal/outbox.js"
+import { Outbox } from "./internal/outbox.js"
 import * as OutboxStore from "./internal/outboxStore.js"
 import * as Registration from "./internal/registration.js"
 import * as Server from "./internal/server.js"
 import type * as Job from "./Job.js"
-import type { JobLog } from "./JobLog.js"
+import * as JobLog from "./JobLog.js"
 import * as Mount from "./Mount.js"
 
 /**
+ * What the executor is doing now.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Status {
+  /** Runs going on (stopped ones still ending included). */
+  readonly running: number
+  /** Triggers waiting behind a run of the same job. */
+  readonly queued: number
+  /** Results the admin has not taken yet. */
+  readonly unreported: number
+}
+
+/**
  * A running executor.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Executor } from "effect-xxl-job"
+ *
+ * // A readiness check of your own: up, and not holding results the admin has not taken for long.
+ * const ready = Effect.map(Executor.Executor, (executor) => executor.status)
+ * ```
  *
  * @since 1.0.0
  * @category models
@@ -36,10 +74,14 @@ import * as Mount from "./Mount.js"
 export interface Service {
   /** The address registered with the admin. */
   readonly address: string
-  /** The port the server listens on. */
+  /** The port the server listens on (the host server's, when mounted). */
   readonly port: number
   /** The port of the metrics server, when metrics have a port of their own. */
   readonly metricsPort: number | undefined
+  /** What it is doing now. */
+  readonly status: Effect.Effect<Status>
+  /** Every metric, as `GET /metrics` answers it (Prometheus text): for serving metrics yourself. */
+  readonly metrics: Effect.Effect<string>
 }
 
 /**
@@ -49,25 +91,6 @@ export interface Service {
 export class Executor extends Context.Tag("effect-xxl-job/Executor")<Executor, Service>() {}
 
 /**
- * Everything but the transports: the lanes, the outbox and the endpoints, for a registry of jobs. Used by
- * the in-process mock admin, and by `layerWith`.
- *
- * @since 1.0.0
- * @category layers
- */
-export const layerCore = <R>(
-  registry: Job.Registry<R>
-): Layer.Layer<
-  ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
-  never,
-  R | ExecutorConfig.ExecutorConfig | JobLog | AdminClient.AdminClient | OutboxStore.OutboxStore
-> =>
-  ExecutorApi.layer.pipe(
-    Layer.provideMerge(Lanes.layer(registry)),
-    Layer.provideMerge(Outbox.layer)
-  )
-
-/**
  * The executor once its endpoints are reachable at `port`: it registers with the admin, and at shutdown
  * refuses new triggers, removes itself from the registry and drains its runs.
  */
@@ -75,7 +98,9 @@ const running = (port: number, metricsPort: number | undefined, where: string) =
   Effect.gen(function*() {
     const settings = yield* ExecutorConfig.ExecutorConfig
     const address = ExecutorConfig.registeredAddress(settings, port)
-    const lanes = yield* Lanes.Lanes
+    const lanes = yield* Lanes
+    const outbox = yield* Outbox
+    const endpoints = yield* Endpoints
     yield* Effect.logInfo(
       `executor "${settings.appName}" ${where}, ${
         Registration.registers(settings) ? "registered as" : "reachable at"
@@ -89,7 +114,12 @@ const running = (port: number, metricsPort: number | undefined, where: string) =
     yield* Effect.addFinalizer(() =>
       Effect.zipRight(lanes.refuseNew, Effect.logInfo("shutting down: new triggers are refused"))
     )
-    return { address, port, metricsPort } satisfies Service
+    const status = Effect.zipWith(lanes.stats, outbox.backlog, (stats, unreported): Status => ({
+      running: stats.running,
+      queued: stats.queued,
+      unreported
+    }))
+    return { address, port, metricsPort, status, metrics: endpoints.metrics } satisfies Service
   })
 
 const serving = Layer.scoped(
@@ -114,22 +144,36 @@ const mounted = Layer.scoped(
 )
 
 /**
- * The executor with the log store, outbox store and admin client of your choice (provide `JobLog`,
- * `OutboxStore` and `AdminClient`).
+ * The executor with the run log store and admin client of your choice: provide `JobLog` (e.g.
+ * `JobLog.layerRedis`) and `AdminClient` (e.g. `AdminClient.layer`, or a client of your own), and the
+ * settings. Results are journaled under `{logPath}/callback-outbox/` until the admin takes them.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { AdminClient, Executor, ExecutorConfig, Job, JobLog } from "effect-xxl-job"
+ *
+ * declare const jobs: Job.Registry
+ * const executor = Executor.layerWith(jobs).pipe(
+ *   Layer.provide(Layer.merge(JobLog.layerRedis, AdminClient.layer)),
+ *   Layer.provide(ExecutorConfig.layer({ appName: "my-app", adminAddresses: "http://admin:8080/xxl-job-admin" }))
+ * )
+ * ```
  *
  * @since 1.0.0
  * @category layers
  */
-export const layerWith = <R>(
-  registry: Job.Registry<R>
+export const layerWith = <E, R>(
+  registry: Job.Registry<E, R>
 ): Layer.Layer<
-  Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
+  Executor,
   ServeError,
-  R | ExecutorConfig.ExecutorConfig | JobLog | AdminClient.AdminClient | OutboxStore.OutboxStore
+  R | ExecutorConfig.ExecutorConfig | JobLog.JobLog | AdminClient.AdminClient
 > =>
   serving.pipe(
     Layer.provide(Server.layer),
-    Layer.provideMerge(layerCore(registry))
+    Layer.provide(Engine.layer(registry)),
+    Layer.provide(OutboxStore.layerFile)
   )
 
 /** The executor's own log lines in the format the settings name (`XXL_JOB_EXECUTOR_LOG_FORMAT`). */
@@ -141,36 +185,39 @@ const logFormat: Layer.Layer<never, never, ExecutorConfig.ExecutorConfig> = Laye
   )
 )
 
-/** The run log store the settings name (`XXL_JOB_EXECUTOR_LOGSTORE`). */
-const logStore: Layer.Layer<JobLog, never, ExecutorConfig.ExecutorConfig> = Layer.unwrapEffect(
-  Effect.map(
-    ExecutorConfig.ExecutorConfig,
-    (settings) => settings.logStore === "redis" ? JobLogRedis.layer : JobLogFile.layer
+/** The run log store the settings name (`XXL_JOB_EXECUTOR_LOGSTORE`), and the admin over HTTP. */
+const defaultParts: Layer.Layer<JobLog.JobLog | AdminClient.AdminClient, never, ExecutorConfig.ExecutorConfig> = Layer
+  .merge(
+    Layer.unwrapEffect(
+      Effect.map(
+        ExecutorConfig.ExecutorConfig,
+        (settings) => settings.logStore === "redis" ? JobLog.layerRedis : JobLog.layerFile
+      )
+    ),
+    AdminClient.layer
   )
-)
 
 /**
- * The executor with its defaults: run logs in files under `logPath` (or in Redis, by the settings), results journaled under
- * `{logPath}/callback-outbox/` until the admin takes them, the admin over HTTP. Needs the
+ * The executor with its defaults: run logs in files under `logPath` (or in Redis, by the settings), results
+ * journaled under `{logPath}/callback-outbox/` until the admin takes them, the admin over HTTP. Needs the
  * settings (`ExecutorConfig.layer(...)` or `ExecutorConfig.layerFromEnv(...)`) and the jobs' requirements.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Executor, ExecutorConfig, Job } from "effect-xxl-job"
+ *
+ * declare const jobs: Job.Registry
+ * const executor = Executor.layer(jobs).pipe(Layer.provide(ExecutorConfig.layer({ appName: "my-app", port: 9999 })))
+ * ```
  *
  * @since 1.0.0
  * @category layers
  */
-export const layer = <R>(
-  registry: Job.Registry<R>
-): Layer.Layer<
-  Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
-  ServeError,
-  R | ExecutorConfig.ExecutorConfig
-> =>
-  layerWith(registry).pipe(
-    Layer.provide(Layer.mergeAll(
-      logStore,
-      OutboxStore.layerFile,
-      AdminClient.layer
-    ))
-  )
+export const layer = <E, R>(
+  registry: Job.Registry<E, R>
+): Layer.Layer<Executor, ServeError, R | ExecutorConfig.ExecutorConfig> =>
+  layerWith(registry).pipe(Layer.provide(defaultParts))
 
 /**
  * An executor layer with its settings from the environment (and a `.env` file) over `options`, and the
@@ -181,52 +228,68 @@ const configuredFromEnv = <A, E, R>(
   executor: Layer.Layer<A, E, R | ExecutorConfig.ExecutorConfig>,
   options: ExecutorConfig.Options,
   env: ExecutorConfig.EnvFileOptions
-): Layer.Layer<
-  A | ExecutorConfig.ExecutorConfig,
-  E | ExecutorConfig.ExecutorConfigError,
-  Exclude<R, ExecutorConfig.ExecutorConfig>
-> =>
+): Layer.Layer<A, E | ExecutorConfig.ExecutorConfigError, Exclude<R, ExecutorConfig.ExecutorConfig>> =>
   executor.pipe(
     Layer.provide(Layer.merge(Otlp.layerFromEnv, logFormat)),
-    Layer.provideMerge(ExecutorConfig.layerFromEnv(options, env))
+    Layer.provide(ExecutorConfig.layerFromEnv(options, env))
   )
 
 /**
  * The executor configured from the environment (`XXL_JOB_*`, after a `.env` file in the working directory is
- * loaded: see `ExecutorConfig.loadEnvFile`), over the options given in code, with traces to an OTLP endpoint
- * when the standard `OTEL_*` variables name one (see `Otlp`).
+ * loaded: see `ExecutorConfig.loadEnvFile`), over the options given in code, with traces and metrics to an
+ * OTLP endpoint when the standard `OTEL_*` variables name one (`OTEL_EXPORTER_OTLP_ENDPOINT`,
+ * `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_SERVICE_NAME`, `OTEL_SDK_DISABLED`, `OTEL_TRACES_EXPORTER` /
+ * `OTEL_METRICS_EXPORTER=none`).
+ *
+ * @example
+ * ```ts
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Layer } from "effect"
+ * import { Executor, Job } from "effect-xxl-job"
+ *
+ * declare const jobs: Job.Registry
+ * Layer.launch(Executor.layerFromEnv(jobs, { appName: "my-app" })).pipe(NodeRuntime.runMain)
+ * ```
  *
  * @since 1.0.0
  * @category layers
  */
-export const layerFromEnv = <R>(
-  registry: Job.Registry<R>,
+export const layerFromEnv = <E, R>(
+  registry: Job.Registry<E, R>,
   options: ExecutorConfig.Options = {},
   env: ExecutorConfig.EnvFileOptions = {}
-): Layer.Layer<
-  Executor | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
-  ServeError | ExecutorConfig.ExecutorConfigError,
-  R
-> => configuredFromEnv(layer(registry), options, env)
+): Layer.Layer<Executor, ServeError | ExecutorConfig.ExecutorConfigError, R> =>
+  configuredFromEnv(layer(registry), options, env)
 
 /**
  * The executor without a server of its own, its endpoints served by yours through the `Mount` handlers
  * (`XXL_JOB_EXECUTOR_ADDRESS` must say where: see `Mount`). Stores and admin client as in `layer`.
  *
+ * @example
+ * ```ts
+ * import { Effect, Layer, ManagedRuntime } from "effect"
+ * import { Executor, ExecutorConfig, Job, Mount } from "effect-xxl-job"
+ *
+ * declare const jobs: Job.Registry
+ * const runtime = ManagedRuntime.make(
+ *   Executor.layerMounted(jobs).pipe(
+ *     Layer.provide(ExecutorConfig.layer({ appName: "my-app", address: "http://10.0.0.5:3000/xxl-job/" }))
+ *   )
+ * )
+ * const { node } = await runtime.runPromise(Mount.Mount) // app.use(node) in Express
+ * ```
+ *
  * @since 1.0.0
  * @category layers
  */
-export const layerMounted = <R>(
-  registry: Job.Registry<R>
-): Layer.Layer<
-  Executor | Mount.Mount | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
-  ExecutorConfig.ExecutorConfigError,
-  R | ExecutorConfig.ExecutorConfig
-> =>
+export const layerMounted = <E, R>(
+  registry: Job.Registry<E, R>
+): Layer.Layer<Executor | Mount.Mount, ExecutorConfig.ExecutorConfigError, R | ExecutorConfig.ExecutorConfig> =>
   mounted.pipe(
-    Layer.provideMerge(Mount.layer),
-    Layer.provideMerge(layerCore(registry)),
-    Layer.provide(Layer.mergeAll(logStore, OutboxStore.layerFile, AdminClient.layer))
+    Layer.provideMerge(MountHandlers.layer),
+    Layer.provide(Engine.layer(registry)),
+    Layer.provide(OutboxStore.layerFile),
+    Layer.provide(defaultParts)
   )
 
 /**
@@ -236,12 +299,9 @@ export const layerMounted = <R>(
  * @since 1.0.0
  * @category layers
  */
-export const layerMountedFromEnv = <R>(
-  registry: Job.Registry<R>,
+export const layerMountedFromEnv = <E, R>(
+  registry: Job.Registry<E, R>,
   options: ExecutorConfig.Options = {},
   env: ExecutorConfig.EnvFileOptions = {}
-): Layer.Layer<
-  Executor | Mount.Mount | ExecutorApi.ExecutorApi | Lanes.Lanes | Outbox.Outbox,
-  ExecutorConfig.ExecutorConfigError,
-  R
-> => configuredFromEnv(layerMounted(registry), options, env)
+): Layer.Layer<Executor | Mount.Mount, ExecutorConfig.ExecutorConfigError, R> =>
+  configuredFromEnv(layerMounted(registry), options, env)

@@ -96,16 +96,16 @@ export class JobParamsError extends Data.TaggedError("JobParamsError")<{
 export type Outcome = string | void | undefined
 
 /**
- * A job: a handler name and what to run. `R` is what it needs from the application.
+ * A job: a handler name and what to run. `E` is how it can fail, `R` what it needs from the application.
  *
  * @since 1.0.0
  * @category models
  */
-export interface Job<out R = never> {
+export interface Job<out E = unknown, out R = never> {
   readonly name: string
   readonly description: string | undefined
   /** The run, params already decoded; reads the trigger from `JobContext`. */
-  readonly run: Effect.Effect<Outcome, unknown, R | JobContext>
+  readonly run: Effect.Effect<Outcome, E, R | JobContext>
 }
 
 /**
@@ -121,19 +121,19 @@ export const make: {
     readonly name: string
     readonly description?: string | undefined
     readonly run: Effect.Effect<Outcome, E, R>
-  }): Job<Exclude<R, JobContext>>
+  }): Job<E, Exclude<R, JobContext>>
   <P, E, R>(options: {
     readonly name: string
     readonly description?: string | undefined
     readonly params: Schema.Schema<P, string, never>
     readonly run: (params: P) => Effect.Effect<Outcome, E, R>
-  }): Job<Exclude<R, JobContext>>
+  }): Job<E | JobParamsError, Exclude<R, JobContext>>
 } = (options: {
   readonly name: string
   readonly description?: string | undefined
   readonly params?: Schema.Schema<any, string, never>
   readonly run: Effect.Effect<Outcome, unknown, any> | ((params: any) => Effect.Effect<Outcome, unknown, any>)
-}): Job<any> => {
+}): Job<unknown, any> => {
   const name = options.name.trim()
   if (name === "") throw new Error("Job.make: a job needs a non-empty name")
   const schema = options.params
@@ -217,11 +217,12 @@ export const fromPromise: {
  * @since 1.0.0
  * @category models
  */
-export interface Registry<out R = never> {
-  readonly jobs: ReadonlyMap<string, Job<R>>
+export interface Registry<out E = unknown, out R = never> {
+  readonly jobs: ReadonlyMap<string, Job<E, R>>
 }
 
-type RequirementsOf<Jobs extends ReadonlyArray<Job<any>>> = Jobs[number] extends Job<infer R> ? R : never
+type ErrorsOf<Jobs extends ReadonlyArray<Job<any, any>>> = Jobs[number] extends Job<infer E, any> ? E : never
+type RequirementsOf<Jobs extends ReadonlyArray<Job<any, any>>> = Jobs[number] extends Job<any, infer R> ? R : never
 
 /**
  * Gathers jobs into a registry. Two jobs with one name are a programming error and throw here, at startup.
@@ -229,10 +230,10 @@ type RequirementsOf<Jobs extends ReadonlyArray<Job<any>>> = Jobs[number] extends
  * @since 1.0.0
  * @category constructors
  */
-export const registry = <const Jobs extends ReadonlyArray<Job<any>>>(
+export const registry = <const Jobs extends ReadonlyArray<Job<any, any>>>(
   ...jobs: Jobs
-): Registry<RequirementsOf<Jobs>> => {
-  const map = new Map<string, Job<any>>()
+): Registry<ErrorsOf<Jobs>, RequirementsOf<Jobs>> => {
+  const map = new Map<string, Job<any, any>>()
   for (const job of jobs) {
     if (map.has(job.name)) throw new Error(`Job.registry: two jobs are named "${job.name}"`)
     map.set(job.name, job)

@@ -34,9 +34,8 @@ import * as Path from "node:path"
 import { AdminClient } from "./AdminClient.js"
 import * as Executor from "./Executor.js"
 import * as ExecutorConfig from "./ExecutorConfig.js"
-import { ExecutorApi } from "./internal/endpoints.js"
-import type * as Lanes from "./internal/lanes.js"
-import type * as Outbox from "./internal/outbox.js"
+import { Endpoints } from "./internal/endpoints.js"
+import * as Engine from "./internal/engine.js"
 import * as OutboxStore from "./internal/outboxStore.js"
 import type * as Job from "./Job.js"
 import * as JobLog from "./JobLog.js"
@@ -310,27 +309,50 @@ const recordingClient = (recorder: Recorder) =>
   })
 
 /**
- * An executor for `jobs` and a mock admin driving it in process: no sockets, same endpoints. The executor's
- * lanes and outbox are provided too, for tests that look inside.
+ * An executor for `jobs` and a mock admin driving it in process: no sockets, the executor's own endpoints.
+ * Run logs and results stay in memory: nothing outlives the test.
+ *
+ * @example
+ * ```ts
+ * import { assert, it } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import { Job } from "effect-xxl-job"
+ * import { MockAdmin } from "effect-xxl-job/testing"
+ *
+ * const Hello = Job.make({ name: "hello", run: Effect.succeed("done") })
+ *
+ * it.effect("hello says done", () =>
+ *   Effect.gen(function*() {
+ *     const admin = yield* MockAdmin.MockAdmin
+ *     const { result } = yield* admin.run({ handler: "hello" })
+ *     assert.strictEqual(result.handleMsg, "done")
+ *   }).pipe(Effect.provide(MockAdmin.layer(Job.registry(Hello)))))
+ * ```
  *
  * @since 1.0.0
  * @category layers
  */
-export const layer = <R>(
-  jobs: Job.Registry<R>,
+export const layer = <E, R>(
+  jobs: Job.Registry<E, R>,
   options: ExecutorConfig.Options = {}
-): Layer.Layer<
-  MockAdmin | ExecutorApi | Lanes.Lanes | Outbox.Outbox | ExecutorConfig.ExecutorConfig,
-  ExecutorConfig.ExecutorConfigError,
-  R
-> =>
+): Layer.Layer<MockAdmin, ExecutorConfig.ExecutorConfigError, R> => layerInProcess(jobs, options)
+
+/**
+ * `layer`, with the engine's parts and the settings provided too, for our own tests that look inside.
+ *
+ * @internal
+ */
+export const layerInProcess = <E, R>(
+  jobs: Job.Registry<E, R>,
+  options: ExecutorConfig.Options = {}
+): Layer.Layer<MockAdmin | Engine.Parts | ExecutorConfig.ExecutorConfig, ExecutorConfig.ExecutorConfigError, R> =>
   // Built afresh each time the layer is: every test gets an admin of its own.
   Layer.suspend(() => {
     const recorder = makeRecorder()
     return Layer.effect(
       MockAdmin,
       Effect.gen(function*() {
-        const api = yield* ExecutorApi
+        const endpoints = yield* Endpoints
         const settings = yield* ExecutorConfig.ExecutorConfig
         // The admin sends what the executor expects, as a correctly configured admin does.
         const headers = {
@@ -338,13 +360,12 @@ export const layer = <R>(
           "xxl-job-appname": settings.appName
         }
         const transport: Transport = (path, body) =>
-          api.handle({ method: "POST", url: path, headers, body: body ?? "" })
+          endpoints.handle({ method: "POST", url: path, headers, body: body ?? "" })
         return makeService(recorder, transport, undefined, settings.protocol)
       })
     ).pipe(
-      Layer.provideMerge(Executor.layerCore(jobs)),
+      Layer.provideMerge(Engine.layer(jobs)),
       Layer.provide(Layer.succeed(AdminClient, recordingClient(recorder))),
-      // In process, run logs and results stay in memory: nothing outlives the test.
       Layer.provide(JobLog.layerMemory),
       Layer.provide(OutboxStore.layerMemory),
       Layer.provideMerge(ExecutorConfig.layer({ appName: "mock-executor", ...options }))
@@ -472,8 +493,8 @@ export const layerServe = (options: ServeOptions = {}): Layer.Layer<MockAdmin, S
  * @since 1.0.0
  * @category layers
  */
-export const layerHttp = <R>(
-  jobs: Job.Registry<R>,
+export const layerHttp = <E, R>(
+  jobs: Job.Registry<E, R>,
   options: ExecutorConfig.Options & { readonly admin?: ServeOptions | undefined } = {}
 ): Layer.Layer<
   MockAdmin | Executor.Executor,

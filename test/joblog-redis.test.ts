@@ -10,6 +10,7 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import type { JobLog } from "../src/index.js"
 import * as JobLogRedis from "../src/internal/jobLogRedis.js"
 
 const sharedUrl = "redis://127.0.0.1:6379"
@@ -27,6 +28,10 @@ const inspect = Effect.acquireRelease(
   (client) => Effect.promise(() => client.close())
 )
 
+/** Writes entries (one or more lines each) to a run's log, as the executor hands them to a store. */
+const write = (store: JobLog.Store, key: JobLog.LogKey, ...entries: ReadonlyArray<string>) =>
+  store.write([{ key, text: entries.map((entry) => `${entry}\n`).join("") }])
+
 const line = (n: number) => `line ${n} ` + "é".repeat(n % 5)
 
 describe("JobLogRedis", () => {
@@ -39,9 +44,10 @@ describe("JobLogRedis", () => {
         pageMaxBytes: 4096
       })
       const key = { logId: 1, logDateTime: D }
-      const writer = store.writer(key)
-      for (let n = 1; n <= 3000; n += 2) writer.append(`${line(n)}\n${line(n + 1)}`)
-      yield* writer.flush
+      for (let n = 1; n <= 3000; n += 500) {
+        const pairs = Array.from({ length: 250 }, (_, i) => `${line(n + 2 * i)}\n${line(n + 2 * i + 1)}`)
+        yield* write(store, key, ...pairs)
+      }
       for (const from of [1, 1500, 2999]) {
         const page = yield* store.read(key, from)
         const lines = page.logContent.split("\n").slice(0, -1)
@@ -71,8 +77,8 @@ describe("JobLogRedis", () => {
       const client = yield* inspect
       const kept = yield* JobLogRedis.make({ url: sharedUrl, keyPrefix, retention: Duration.hours(1) })
       const forever = yield* JobLogRedis.make({ url: sharedUrl, keyPrefix, retention: undefined })
-      kept.append({ logId: 1, logDateTime: D }, "a")
-      forever.append({ logId: 2, logDateTime: D }, "b")
+      yield* write(kept, { logId: 1, logDateTime: D }, "a")
+      yield* write(forever, { logId: 2, logDateTime: D }, "b")
       yield* kept.read({ logId: 1, logDateTime: D }, 1)
       yield* forever.read({ logId: 2, logDateTime: D }, 1)
       const ttl = yield* Effect.promise(() => client.ttl(`${keyPrefix}1`))
@@ -87,10 +93,8 @@ describe("JobLogRedis", () => {
       const first = yield* JobLogRedis.make({ url: sharedUrl, keyPrefix, retention: Duration.minutes(5) })
       const second = yield* JobLogRedis.make({ url: sharedUrl, keyPrefix, retention: Duration.minutes(5) })
       const key = { logId: 7, logDateTime: D }
-      const writer = first.writer(key)
-      writer.append("started on the first instance")
-      writer.append("done")
-      yield* writer.flush
+      yield* write(first, key, "started on the first instance")
+      yield* write(first, key, "done")
       const page = yield* second.read(key, 1)
       assert.strictEqual(page.logContent, "started on the first instance\ndone\n")
     }))
@@ -102,22 +106,21 @@ describe("JobLogRedis", () => {
         const redis = yield* privateRedis
         const store = yield* JobLogRedis.make({ url: redis.url, keyPrefix: "outage:log:", retention: undefined })
         const key = { logId: 1, logDateTime: D }
-        const writer = store.writer(key)
-        for (let n = 1; n <= 100; n++) writer.append(line(n))
-        yield* writer.flush
+        const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => line(from + i))
+        yield* write(store, key, ...lines(1, 100))
         yield* redis.stop
-        for (let n = 101; n <= 200; n++) writer.append(line(n))
+        for (let n = 101; n <= 200; n += 20) yield* write(store, key, ...lines(n, n + 19))
         yield* Effect.sleep(Duration.millis(300))
         // Meanwhile a read answers "nothing new" instead of failing.
         const during = yield* store.read(key, 1)
         assert.strictEqual(during.logContent, "")
         yield* redis.start
-        let lines: Array<string> = []
-        for (let attempt = 0; attempt < 100 && lines.length < 200; attempt++) {
+        let read: Array<string> = []
+        for (let attempt = 0; attempt < 100 && read.length < 200; attempt++) {
           yield* Effect.sleep(Duration.millis(100))
-          lines = (yield* store.read(key, 1)).logContent.split("\n").slice(0, -1)
+          read = (yield* store.read(key, 1)).logContent.split("\n").slice(0, -1)
         }
-        assert.deepStrictEqual(lines, Array.from({ length: 200 }, (_, i) => line(i + 1)))
+        assert.deepStrictEqual(read, lines(1, 200))
       }),
     30_000
   )

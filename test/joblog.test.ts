@@ -1,10 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { JobLog } from "../src/index.js"
 import * as JobLogFile from "../src/internal/jobLogFile.js"
+import * as MemoryStore from "../src/internal/jobLogMemory.js"
+import { formatEntry, notFound, page } from "../src/internal/logLines.js"
+import * as RunLogs from "../src/internal/runLogs.js"
+import { capped } from "../src/internal/runLogs.js"
+
+/** Writes entries (one or more lines each) to a run's log, as the executor hands them to a store. */
+const write = (store: JobLog.Store, key: JobLog.LogKey, ...entries: ReadonlyArray<string>) =>
+  store.write([{ key, text: entries.map((entry) => `${entry}\n`).join("") }])
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-log-"))
 const D = new Date(2026, 10, 23, 12, 30).getTime()
@@ -12,20 +20,20 @@ const D = new Date(2026, 10, 23, 12, 30).getTime()
 describe("JobLog paging rules", () => {
   it("pages 1-based, newline-terminated, toLineNum the last line; isEnd false", () => {
     const lines = ["a", "b", "c"]
-    assert.deepStrictEqual({ ...JobLog.page(lines, 2) }, {
+    assert.deepStrictEqual({ ...page(lines, 2) }, {
       fromLineNum: 2,
       toLineNum: 3,
       logContent: "b\nc\n",
       isEnd: false
     })
-    assert.deepStrictEqual({ ...JobLog.page(lines, 0) }, {
+    assert.deepStrictEqual({ ...page(lines, 0) }, {
       fromLineNum: 0,
       toLineNum: 3,
       logContent: "a\nb\nc\n",
       isEnd: false
     })
-    assert.deepStrictEqual({ ...JobLog.page(lines, 4) }, { fromLineNum: 4, toLineNum: 3, logContent: "", isEnd: false })
-    assert.deepStrictEqual({ ...JobLog.notFound(1) }, {
+    assert.deepStrictEqual({ ...page(lines, 4) }, { fromLineNum: 4, toLineNum: 3, logContent: "", isEnd: false })
+    assert.deepStrictEqual({ ...notFound(1) }, {
       fromLineNum: 1,
       toLineNum: 0,
       logContent: "readLog fail, logFile not exists",
@@ -36,19 +44,19 @@ describe("JobLog paging rules", () => {
   it("bounds a page by bytes, at least one line, and continues from toLineNum + 1", () => {
     const lines = ["aaaa", "bbbb", "cccccccccc", "d"]
     assert.deepStrictEqual(
-      [JobLog.page(lines, 1, 8).logContent, JobLog.page(lines, 1, 8).toLineNum],
+      [page(lines, 1, 8).logContent, page(lines, 1, 8).toLineNum],
       ["aaaa\nbbbb\n", 2]
     )
-    assert.deepStrictEqual([JobLog.page(lines, 3, 8).logContent, JobLog.page(lines, 3, 8).toLineNum], [
+    assert.deepStrictEqual([page(lines, 3, 8).logContent, page(lines, 3, 8).toLineNum], [
       "cccccccccc\n",
       3
     ])
-    assert.deepStrictEqual([JobLog.page(lines, 4, 8).logContent, JobLog.page(lines, 4, 8).toLineNum], ["d\n", 4])
+    assert.deepStrictEqual([page(lines, 4, 8).logContent, page(lines, 4, 8).toLineNum], ["d\n", 4])
   })
 
   it("a capped writer keeps the head and the tail within the budget, with a marker between", () => {
     const written: Array<string> = []
-    const writer = JobLog.capped({ append: (entry) => written.push(entry), flush: Effect.void }, 100)
+    const writer = capped((entry) => written.push(entry), 100)
     for (let i = 0; i < 100; i++) writer.append(`entry ${String(i).padStart(2, "0")}`) // 9 bytes with its newline
     writer.close()
     // Head: 50 bytes (5 entries); tail: the last 50 bytes (5 entries); 90 left out.
@@ -57,7 +65,7 @@ describe("JobLog paging rules", () => {
     assert.deepStrictEqual(written.slice(6), ["entry 95", "entry 96", "entry 97", "entry 98", "entry 99"])
     // Within the budget nothing changes and no marker is written.
     const small: Array<string> = []
-    const roomy = JobLog.capped({ append: (entry) => small.push(entry), flush: Effect.void }, 1000)
+    const roomy = capped((entry) => small.push(entry), 1000)
     roomy.append("a")
     roomy.append("b")
     roomy.close()
@@ -65,7 +73,7 @@ describe("JobLog paging rules", () => {
   })
 
   it("formats entries as Java does: yyyy-MM-dd HH:mm:ss [source]-[level]-[thread] message", () => {
-    const entry = JobLog.formatEntry({ date: new Date(D), source: "echo", level: "INFO", thread: "#1", message: "hi" })
+    const entry = formatEntry({ date: new Date(D), source: "echo", level: "INFO", thread: "#1", message: "hi" })
     assert.strictEqual(entry, "2026-11-23 12:30:00 [echo]-[INFO]-[#1] hi")
   })
 })
@@ -76,14 +84,11 @@ describe("JobLogFile", () => {
       const root = tempDir()
       const store = yield* JobLogFile.make(root)
       const key = { logId: 42, logDateTime: D }
-      const writer = store.writer(key)
-      writer.append("one")
-      writer.append("two\nthree")
-      // Live tail: what is appended is readable while the run goes on.
+      yield* write(store, key, "one", "two\nthree")
+      // Live tail: what is written is readable while the run goes on.
       assert.strictEqual((yield* store.read(key, 1)).logContent, "one\ntwo\nthree\n")
-      writer.append("four")
-      // Written behind the caller; a read sees it.
-      store.append(key, "five")
+      yield* write(store, key, "four")
+      yield* write(store, key, "five")
       const page = yield* store.read(key, 4)
       assert.deepStrictEqual([page.logContent, page.toLineNum, page.isEnd], ["four\nfive\n", 5, false])
       const text = Fs.readFileSync(Path.join(root, "2026-11-23", "42.log"), "utf8")
@@ -99,7 +104,7 @@ describe("JobLogFile", () => {
       const root = tempDir()
       const store = yield* JobLogFile.make(root)
       const late = new Date(2026, 10, 23, 23, 59, 59, 700).getTime()
-      store.append({ logId: 7, logDateTime: late }, "late")
+      yield* write(store, { logId: 7, logDateTime: late }, "late")
       const rounded = new Date(2026, 10, 24, 0, 0, 0).getTime()
       assert.strictEqual((yield* store.read({ logId: 7, logDateTime: rounded }, 1)).logContent, "late\n")
     }))
@@ -111,10 +116,7 @@ describe("JobLogFile", () => {
       const key = { logId: 9, logDateTime: D }
       const line = (n: number) => `line ${n} ` + "é".repeat(n % 7)
       const writeLines = (from: number, to: number) =>
-        Effect.sync(() => {
-          const writer = store.writer(key)
-          for (let n = from; n <= to; n++) writer.append(line(n))
-        })
+        write(store, key, ...Array.from({ length: to - from + 1 }, (_, i) => line(from + i)))
       yield* writeLines(1, 5000)
       // Pages anywhere: the lines asked for, whole, and no more than about the budget.
       for (const from of [1, 1023, 1024, 1025, 2049, 4990]) {
@@ -147,8 +149,7 @@ describe("JobLogFile", () => {
     Effect.gen(function*() {
       const store = yield* JobLogFile.make(tempDir(), { pageMaxBytes: 10 })
       const key = { logId: 10, logDateTime: D }
-      store.append(key, "x".repeat(50))
-      store.append(key, "short")
+      yield* write(store, key, "x".repeat(50), "short")
       const first = yield* store.read(key, 1)
       assert.deepStrictEqual([first.logContent, first.toLineNum], ["x".repeat(50) + "\n", 1])
       const second = yield* store.read(key, 2)
@@ -173,8 +174,70 @@ describe("JobLog.layerMemory", () => {
   it.effect("keeps runs apart by day and logId", () =>
     Effect.gen(function*() {
       const store = yield* JobLog.JobLog
-      store.append({ logId: 1, logDateTime: D }, "x")
+      yield* write(store, { logId: 1, logDateTime: D }, "x")
       assert.strictEqual((yield* store.read({ logId: 1, logDateTime: D }, 1)).logContent, "x\n")
       assert.isTrue((yield* store.read({ logId: 1, logDateTime: D + 3 * 86_400_000 }, 1)).isEnd)
     }).pipe(Effect.provide(JobLog.layerMemory)))
+})
+
+describe("run logs (the executor's side)", () => {
+  /** A memory store that records each write's batch, and fails the writes `failing` says to fail. */
+  const recordingStore = (failing: (call: number) => boolean) =>
+    Effect.sync(() => {
+      const memory = JobLog.JobLog.of(MemoryStore.make())
+      const batches: Array<ReadonlyArray<JobLog.Lines>> = []
+      let calls = 0
+      const store: JobLog.Store = {
+        write: (batch) =>
+          Effect.suspend(() => {
+            if (failing(++calls)) {
+              return Effect.fail(new JobLog.JobLogError({ operation: "write", cause: new Error("disk full") }))
+            }
+            batches.push(batch)
+            return memory.write(batch)
+          }),
+        read: memory.read
+      }
+      return { store, batches }
+    })
+
+  it.scoped("gathers the entries of many runs into one write, in order; a read sees every entry before it", () =>
+    Effect.gen(function*() {
+      const { batches, store } = yield* recordingStore(() => false)
+      const runLogs = yield* Effect.provide(
+        RunLogs.RunLogs,
+        RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store)))
+      )
+      const a = { logId: 1, logDateTime: D }
+      const b = { logId: 2, logDateTime: D }
+      const appendA = runLogs.appender(a)
+      appendA("a1")
+      runLogs.append(b, "b1")
+      appendA("a2\na3")
+      assert.strictEqual(batches.length, 0)
+      assert.strictEqual((yield* runLogs.read(a, 1)).logContent, "a1\na2\na3\n")
+      assert.deepStrictEqual(batches, [[{ key: a, text: "a1\na2\na3\n" }, { key: b, text: "b1\n" }]])
+      // Without a read, they are written within a few milliseconds.
+      appendA("a4")
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
+      assert.deepStrictEqual(batches.slice(1), [[{ key: a, text: "a4\n" }]])
+    }))
+
+  it.scoped("a write the store fails keeps its lines, ahead of the newer ones, and is tried again", () =>
+    Effect.gen(function*() {
+      const { batches, store } = yield* recordingStore((call) => call <= 2)
+      const runLogs = yield* Effect.provide(
+        RunLogs.RunLogs,
+        RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store)))
+      )
+      const key = { logId: 3, logDateTime: D }
+      runLogs.append(key, "first")
+      // The read's write fails: the store has nothing of it yet, and the lines stay.
+      assert.strictEqual((yield* runLogs.read(key, 1)).logContent, "readLog fail, logFile not exists")
+      runLogs.append(key, "second")
+      assert.strictEqual((yield* runLogs.read(key, 1)).logContent, "readLog fail, logFile not exists")
+      runLogs.append(key, "third")
+      assert.strictEqual((yield* runLogs.read(key, 1)).logContent, "first\nsecond\nthird\n")
+      assert.deepStrictEqual(batches, [[{ key, text: "first\nsecond\nthird\n" }]])
+    }))
 })

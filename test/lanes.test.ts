@@ -102,7 +102,7 @@ const Services = Job.make({
 })
 
 const jobs = Job.registry(Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed, NoCode, Chatty, Services)
-const TestEnv = MockAdmin.layer(jobs, { queueLimit: 3, laneIdleSeconds: 60 })
+const TestEnv = MockAdmin.layerInProcess(jobs, { queueLimit: 3, laneIdleSeconds: 60 })
 
 const reset = Effect.sync(() => {
   events.length = 0

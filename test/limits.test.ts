@@ -55,7 +55,7 @@ describe("limits", () => {
       yield* TestClock.adjust(Duration.seconds(10))
       const results = (yield* admin.callbacks).map((c) => [c.logId, c.handleCode]).sort((a, b) => a[0] - b[0])
       assert.deepStrictEqual(results, [[1, 200], [2, 200], [3, 200], [4, 500]])
-    }).pipe(Effect.provide(MockAdmin.layer(jobs, { maxConcurrentRuns: 2 }))))
+    }).pipe(Effect.provide(MockAdmin.layerInProcess(jobs, { maxConcurrentRuns: 2 }))))
 
   it.effect("maxConcurrentRuns 1 with thousands of jobs waiting that end at once: every one runs and reports", () =>
     Effect.gen(function*() {

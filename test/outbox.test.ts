@@ -10,6 +10,7 @@ import * as Path from "node:path"
 import { AdminClient, ExecutorConfig, JobLog, Wire } from "../src/index.js"
 import * as Outbox from "../src/internal/outbox.js"
 import * as OutboxStore from "../src/internal/outboxStore.js"
+import * as RunLogs from "../src/internal/runLogs.js"
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-outbox-"))
 const item = (logId: number, handleCode = 200) =>
@@ -163,7 +164,7 @@ const outboxLayer = (
     Layer.provide(Layer.mergeAll(
       ExecutorConfig.layer(options),
       Layer.succeed(AdminClient.AdminClient, admin.client),
-      JobLog.layerMemory,
+      RunLogs.layer.pipe(Layer.provide(JobLog.layerMemory)),
       store
     ))
   )
@@ -174,8 +175,8 @@ describe("Outbox", () => {
       const admin = flakyAdmin()
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        yield* outbox.offer(item(1))
-        yield* outbox.offer(item(2))
+        outbox.offer(item(1))
+        outbox.offer(item(2))
         yield* TestClock.adjust(Duration.seconds(1 + 2 + 4 + 8 + 16 + 30 + 30))
         assert.strictEqual(admin.attempts(), 8)
         assert.strictEqual(yield* outbox.backlog, 2)
@@ -200,7 +201,7 @@ describe("Outbox", () => {
       })
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        yield* outbox.offer(item(1))
+        outbox.offer(item(1))
         yield* TestClock.adjust(Duration.seconds(1 + 2))
         assert.strictEqual(admin.attempts(), 3)
         assert.deepStrictEqual(admin.accepted, [1])
@@ -241,7 +242,7 @@ describe("Outbox", () => {
       const nextTurn = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 0)))
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        yield* outbox.offer(item(1))
+        outbox.offer(item(1))
         yield* nextTurn
         assert.deepStrictEqual(calls.map((call) => call.logIds), [[1]])
         calls[0].done(new AdminClient.AdminError({ operation: "callback", attempts: ["down"] }))
@@ -249,7 +250,7 @@ describe("Outbox", () => {
         assert.deepStrictEqual(calls.map((call) => call.logIds), [[1], [1]])
         calls[1].done()
         assert.strictEqual(yield* outbox.backlog, 0)
-        yield* outbox.offer(item(2))
+        outbox.offer(item(2))
         yield* nextTurn
         assert.deepStrictEqual(calls.map((call) => call.logIds), [[1], [1], [2]])
       })).pipe(
@@ -272,7 +273,7 @@ describe("Outbox", () => {
       })
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        for (const logId of [1, 2, 3, 4, 5]) yield* outbox.offer(item(logId))
+        for (const logId of [1, 2, 3, 4, 5]) outbox.offer(item(logId))
         assert.strictEqual(yield* outbox.backlog, 3)
         assert.isTrue(errors.some((e) => e.includes("DROPPED 1 result(s)") && e.includes("logIds 1")))
         assert.isTrue(errors.some((e) => e.includes("logIds 2")))
@@ -295,8 +296,8 @@ describe("Outbox", () => {
       const down = flakyAdmin()
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        yield* outbox.offer(item(1))
-        yield* outbox.offer(item(2))
+        outbox.offer(item(1))
+        outbox.offer(item(2))
       })).pipe(
         Effect.provide(outboxLayer(down, store)),
         // Closing waits up to 10 s (on the TestClock) for the admin, then keeps the results on disk.
@@ -306,7 +307,7 @@ describe("Outbox", () => {
       up.state.down = false
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        yield* outbox.offer(item(3))
+        outbox.offer(item(3))
         yield* TestClock.adjust(Duration.seconds(1))
         yield* outbox.drained
       })).pipe(Effect.provide(outboxLayer(up, store)))

@@ -11,16 +11,26 @@ import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
 import type * as AppendThreadModule from "../../src/internal/appendThread.js"
-import type * as JobLogModule from "../../src/JobLog.js"
+import type * as LogLinesModule from "../../src/internal/logLines.js"
 import { fromPackage } from "./fromPackage.js"
 
 const AppendThread = await import(
   fromPackage("internal/appendThread")
 ) as typeof AppendThreadModule
-const { dayOf } = await import(fromPackage("JobLog")) as typeof JobLogModule
+const { dayOf } = await import(fromPackage("internal/logLines")) as typeof LogLinesModule
 
 const logPath = process.env.CEILING_LOG_FILES === "1" ? process.env.XXL_JOB_EXECUTOR_LOGPATH : undefined
 const appender = logPath === undefined ? undefined : AppendThread.make(() => {})
+// Appends gather for 25 ms before they go to the thread, as the executor's run logs do.
+let flushScheduled = false
+const flushSoon = () => {
+  if (flushScheduled) return
+  flushScheduled = true
+  setTimeout(() => {
+    flushScheduled = false
+    void appender!.flush()
+  }, 25)
+}
 const logLine = (message: string) => `${new Date().toISOString()} [ceiling]-[INFO]-[main] ${message}\n`
 
 const admin = process.env.XXL_JOB_ADMIN_ADDRESSES ?? ""
@@ -69,6 +79,7 @@ const server = Http.createServer((req, res) => {
     if (appender !== undefined) {
       const file = Path.join(logPath!, dayOf(trigger.logDateTime), `${trigger.logId}.log`)
       appender.append(file, logLine("----------- xxl-job job execute start -----------") + logLine("result ok"))
+      flushSoon()
     }
     pending.push({ logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: 200, handleMsg: "ok" })
     setImmediate(flush)

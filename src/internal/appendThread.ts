@@ -2,9 +2,10 @@
  * Appends text to files from a thread of its own. Run logs are one file per run (Java's layout), and creating
  * a file costs tens of microseconds of system time; done on the event loop it would stall every request, and
  * done through libuv's pool (fs.promises) it costs more still, in round trips and in threads contending for
- * the same directory. So appends are collected for a few milliseconds (`gatherMillis`) and handed over as one batch
- * to a worker thread that writes them synchronously, in order, keeping recently used files open. A batch
- * carries one text per file (a run that logs a million lines in a turn sends one string, not a million).
+ * the same directory. So appends are queued and handed over, when `flush` is called, as one batch to a worker
+ * thread that writes them synchronously, in order, keeping recently used files open. The caller gathers
+ * (the executor's run logs are written every few milliseconds, see `runLogs`): each hand-over costs the
+ * event loop a message, and a batch carries one text per file.
  *
  * @internal
  */
@@ -12,24 +13,20 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Worker } from "node:worker_threads"
 
-/**
- * How long appends gather before they go to the thread. Each hand-over costs the event loop a message (and,
- * on busy cores, often its core for a while: the woken thread takes it); a few milliseconds make batches of
- * many runs under load, and nobody reading a log sees the difference (a read, `flush`, sends at once). 25 ms
- * rather than 10: side by side under the bench's load, 7% less CPU per trigger in two runs: fewer hand-overs,
- * and a run's callback marker more often joins its other lines in one write (1.3 writes per file instead of
- * 1.7, strace). A crash loses at most that much of the lines not yet written.
- */
-const gatherMillis = 25
-
 /** An append the thread could not make, with why. */
 export type Failure = readonly [path: string, text: string, message: string]
 
 /** @internal */
 export interface Appender {
-  /** Queues `text` for the end of `path` (the folder is made when missing). Appends to a file keep their order. */
+  /**
+   * Queues `text` for the end of `path` (the folder is made when missing), until the next `flush`. Appends to a
+   * file keep their order.
+   */
   readonly append: (path: string, text: string) => void
-  /** Resolves once everything appended so far has been written, or has failed and been queued again. */
+  /**
+   * Hands what is queued to the thread; resolves once everything appended so far has been written, or has
+   * failed and been queued again (for the next flush).
+   */
   readonly flush: () => Promise<void>
   /** Closes the files kept open (before folders are deleted, so no append goes to a deleted file). */
   readonly closeFiles: () => Promise<void>
@@ -129,7 +126,6 @@ export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): App
    * concatenations lazily), not an array per file.
    */
   let queued = new Map<string, string>()
-  let scheduled = false
   let seq = 0
   /** Batches handed to the thread and not yet done, by message number. */
   const inFlight = new Map<number, { readonly writes: Array<Write>; readonly done: () => void }>()
@@ -182,7 +178,6 @@ export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): App
   }
   let lastSent: Promise<void> = Promise.resolve()
   const sendQueued = (): Promise<void> => {
-    scheduled = false
     if (queued.size > 0) {
       const writes = Array.from(queued)
       queued = new Map()
@@ -196,10 +191,6 @@ export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): App
     append: (path, text) => {
       const before = queued.get(path)
       queued.set(path, before === undefined ? text : before + text)
-      if (!scheduled) {
-        scheduled = true
-        setTimeout(sendQueued, gatherMillis)
-      }
     },
     flush: sendQueued,
     closeFiles: () => crashed ? Promise.resolve() : send({ closeFiles: true }),

@@ -6,7 +6,7 @@
  * Order of checks, as in Java: method, then token, then the exact raw target (a query string does not
  * match), then the body.
  *
- * @since 1.0.0
+ * @internal
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -16,20 +16,19 @@ import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
 import { ExecutorConfig } from "../ExecutorConfig.js"
-import { JobLog } from "../JobLog.js"
 import * as Wire from "../Wire.js"
 import { type Admission, Lanes } from "./lanes.js"
 import * as Messages from "./messages.js"
 import * as Metrics from "./metrics.js"
 import { Outbox } from "./outbox.js"
+import { RunLogs } from "./runLogs.js"
 import { isTracing } from "./tracing.js"
 
 /**
  * A request as the endpoints need it. `body` is the decoded text, or `"too-large"` when it exceeded the
  * limit and was not read.
  *
- * @since 1.0.0
- * @category models
+ * @internal
  */
 export interface Request {
   readonly method: string
@@ -40,10 +39,7 @@ export interface Request {
   readonly body: string | "too-large"
 }
 
-/**
- * @since 1.0.0
- * @category models
- */
+/** @internal */
 export interface Service {
   readonly handle: (request: Request) => Effect.Effect<Wire.Reply>
   /**
@@ -55,11 +51,8 @@ export interface Service {
   readonly metrics: Effect.Effect<string>
 }
 
-/**
- * @since 1.0.0
- * @category tags
- */
-export class ExecutorApi extends Context.Tag("effect-xxl-job/ExecutorApi")<ExecutorApi, Service>() {}
+/** @internal */
+export class Endpoints extends Context.Tag("effect-xxl-job/internal/Endpoints")<Endpoints, Service>() {}
 
 const digest = (text: string) => Crypto.createHash("sha256").update(text, "utf8").digest()
 
@@ -102,14 +95,11 @@ const withSchema = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> => {
 const decodeJobId = withSchema(Wire.JobIdParam)
 const decodeLog = withSchema(Wire.LogParam)
 
-/**
- * @since 1.0.0
- * @category constructors
- */
+/** @internal */
 export const make = Effect.gen(function*() {
   const settings = yield* ExecutorConfig
   const lanes = yield* Lanes
-  const jobLog = yield* JobLog
+  const runLogs = yield* RunLogs
   const outbox = yield* Outbox
   const token = Redacted.value(settings.accessToken)
   const tokenDigest = token === "" ? undefined : digest(token)
@@ -141,7 +131,7 @@ export const make = Effect.gen(function*() {
     admission._tag === "Accepted" ? Wire.success() : Wire.failure(admission.reason)
   const run = (param: Wire.TriggerParam): Answer =>
     // Without a tracer the admission is one synchronous step: no fiber needed.
-    !tracing ? replyTo(lanes.unsafeTrigger(param)) : Effect.map(lanes.trigger(param), replyTo).pipe(
+    !tracing ? replyTo(lanes.admit(param)) : Effect.map(lanes.admitTraced(param), replyTo).pipe(
       // With a tracer, the trigger's own span: the run's span links to it.
       Effect.tap((reply) => Effect.annotateCurrentSpan({ "xxl.trigger.code": reply.code })),
       Effect.withSpan("xxl-job.trigger", {
@@ -167,22 +157,20 @@ export const make = Effect.gen(function*() {
         return withBody(
           decodeJobId,
           body,
-          ({ jobId }) =>
-            Effect.map(lanes.isIdle(jobId), (idle) => idle ? Wire.success() : Wire.failure(Messages.jobBusy))
+          ({ jobId }) => lanes.isIdle(jobId) ? Wire.success() : Wire.failure(Messages.jobBusy)
         )
       case "/run":
       case "/trigger":
         return withBody(Wire.decodeTrigger, body, run)
       case "/kill":
         return withBody(decodeJobId, body, ({ jobId }) =>
-          Effect.map(lanes.kill(jobId), (killed) =>
-            killed
-              ? Wire.success()
-              : Wire.reply(Wire.Code.success, Messages.alreadyKilled, Messages.alreadyKilled)))
+          lanes.kill(jobId)
+            ? Wire.success()
+            : Wire.reply(Wire.Code.success, Messages.alreadyKilled, Messages.alreadyKilled))
       default:
         return withBody(decodeLog, body, (param) =>
           Effect.map(
-            jobLog.read({ logId: param.logId, logDateTime: param.triggerTime }, param.fromLineNum),
+            runLogs.read({ logId: param.logId, logDateTime: param.triggerTime }, param.fromLineNum),
             (page) =>
               Wire.success({
                 fromLineNum: page.fromLineNum,
@@ -211,11 +199,8 @@ export const make = Effect.gen(function*() {
   return { handle, handleNow, metrics } satisfies Service
 })
 
-/**
- * @since 1.0.0
- * @category layers
- */
-export const layer: Layer.Layer<ExecutorApi, never, ExecutorConfig | Lanes | JobLog | Outbox> = Layer.effect(
-  ExecutorApi,
+/** @internal */
+export const layer: Layer.Layer<Endpoints, never, ExecutorConfig | Lanes | RunLogs | Outbox> = Layer.effect(
+  Endpoints,
   make
 )

@@ -103,7 +103,7 @@ export const makeRunner = (logPath: string) =>
         await Fs.writeFile(file, source, { encoding: "utf8", mode: 0o600 })
       })
 
-    const jobFor = (trigger: TriggerParam): Job.Job => {
+    const jobFor = (trigger: TriggerParam): Job.Job<Job.JobFailed> => {
       const glueType = trigger.glueType!
       const { command, suffix } = interpreters[glueType]
       const file = Path.join(sourceDir, `${trigger.jobId}_${trigger.glueUpdatetime}${suffix}`)
@@ -174,8 +174,14 @@ export const makeRunner = (logPath: string) =>
         }).pipe(Effect.onInterrupt(() => endGroup(process)))
       }))
 
-    return { jobFor }
+    return { jobFor } satisfies Runner
   })
+
+/** The script jobs of one executor. */
+export interface Runner {
+  /** The job for a GLUE script trigger: a job per source version (`glueUpdatetime`). */
+  readonly jobFor: (trigger: TriggerParam) => Job.Job<Job.JobFailed>
+}
 
 /**
  * Ends a script and everything it started: SIGTERM to its process group, then SIGKILL to whatever is left of

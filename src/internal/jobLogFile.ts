@@ -1,23 +1,22 @@
 /**
- * The file log store, Java's layout: `{logPath}/{yyyy-MM-dd}/{logId}.log`, UTF-8, one entry per line (an
- * entry with newlines takes several), and a daily retention sweep that deletes day folders older than
- * `logRetentionDays` (off below 3, as in Java).
+ * The file run log store, Java's layout: `{logPath}/{yyyy-MM-dd}/{logId}.log`, UTF-8, one entry per line (an
+ * entry with newlines takes several), and the retention rule that deletes day folders older than
+ * `logRetentionDays` (off below 3, as in Java). Appends go to a writer thread of their own (see
+ * `appendThread`); `/log` pages come from a line index (see `lineIndex`), so a page costs the same anywhere
+ * in a large log.
  *
- * @since 1.0.0
+ * @internal
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { ExecutorConfig } from "../ExecutorConfig.js"
-import { dayOf, JobLog, type LogKey, notFound, pageMaxBytes, type Store, type Writer } from "../JobLog.js"
+import type { LogKey, Store } from "../JobLog.js"
 import { LogResult } from "../Wire.js"
 import * as AppendThread from "./appendThread.js"
 import * as LineIndex from "./lineIndex.js"
+import { dayOf, notFound, pageMaxBytes } from "./logLines.js"
 
 // Plain concatenation: `root` is absolute and normalised, the rest is built from numbers (Path.join showed
 // in the profile).
@@ -28,12 +27,8 @@ const isMissing = (error: unknown): boolean =>
   typeof error === "object" && error !== null && (error as { code?: unknown }).code === "ENOENT"
 
 /**
- * A file store rooted at `logPath`. Appends go to a writer thread of their own (see `internal/appendThread`);
- * `/log` pages come from a line index (see `internal/lineIndex`), so a page costs the same anywhere in a
- * large log. `pageMaxBytes` bounds a page.
- *
- * @since 1.0.0
- * @category constructors
+ * A file store rooted at `logPath`; `pageMaxBytes` bounds a page. `closeFiles` closes the files the writer
+ * thread keeps open (before the retention sweep deletes folders).
  */
 export const make = (
   logPath: string,
@@ -54,16 +49,15 @@ export const make = (
       (appender) => Effect.promise(appender.close)
     )
     const indexes = LineIndex.makeIndexes()
-    const flush = Effect.promise(appender.flush)
     return {
-      writer: (key): Writer => {
-        const path = pathOf(root, key)
-        return { append: (entry) => appender.append(path, entry + "\n"), flush }
-      },
-      append: (key, entry) => appender.append(pathOf(root, key), entry + "\n"),
+      write: (batch) =>
+        Effect.promise(() => {
+          for (const { key, text } of batch) appender.append(pathOf(root, key), text)
+          return appender.flush()
+        }),
       read: (key, fromLineNum) =>
         Effect.promise(async () => {
-          // What was appended before this read is in the file.
+          // What was written before this read is in the file.
           await appender.flush()
           // The admin passes the trigger time re-read from its database at second precision; a run
           // triggered in the last instant of a day may have been rounded into the next one.
@@ -88,9 +82,6 @@ const dayFolder = /^\d{4}-\d{2}-\d{2}$/
 /**
  * Deletes the day folders under `logPath` older than `retentionDays` days before `now` (3.3+ rule: a folder
  * goes when today is past its day plus the retention). Below 3 days nothing is deleted.
- *
- * @since 1.0.0
- * @category retention
  */
 export const cleanup = (logPath: string, retentionDays: number, now: Date): Effect.Effect<ReadonlyArray<string>> =>
   Effect.promise(async () => {
@@ -113,33 +104,3 @@ export const cleanup = (logPath: string, retentionDays: number, now: Date): Effe
     }
     return removed
   })
-
-/**
- * The file store from the executor's settings, with its daily retention sweep running in the background.
- *
- * @since 1.0.0
- * @category layers
- */
-export const layer: Layer.Layer<JobLog, never, ExecutorConfig> = Layer.scoped(
-  JobLog,
-  Effect.gen(function*() {
-    const settings = yield* ExecutorConfig
-    const store = yield* make(settings.logPath)
-    // Open files are closed first, so that no later append goes to a file the sweep deleted.
-    const sweep = Effect.zipRight(store.closeFiles, Effect.clockWith((clock) => clock.currentTimeMillis)).pipe(
-      Effect.flatMap((now) => cleanup(settings.logPath, settings.logRetentionDays, new Date(now))),
-      Effect.tap((removed) =>
-        removed.length > 0 ? Effect.logInfo(`run logs: retention removed ${removed.join(", ")}`) : Effect.void
-      ),
-      Effect.catchAllCause((cause) => Effect.logWarning("run logs: retention sweep failed", cause))
-    )
-    if (settings.logRetentionDays >= 3) {
-      yield* sweep.pipe(
-        Effect.repeat(Schedule.spaced(Duration.days(1))),
-        Effect.interruptible,
-        Effect.forkScoped
-      )
-    }
-    return store
-  })
-)

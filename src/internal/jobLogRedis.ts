@@ -1,30 +1,25 @@
 /**
- * The Redis log store: each run's log is a Redis list of its lines, under `{keyPrefix}{logId}`, so every
+ * The Redis run log store: each run's log is a Redis list of its lines, under `{keyPrefix}{logId}`, so every
  * executor instance of the app answers `/log` for runs any of them executed (a replaced pod's logs stay
  * readable), and a TTL on each list is the retention.
  *
- * Appends gather for a few milliseconds and go to Redis in one transaction per batch (`RPUSH` and `EXPIRE` per
- * run), never a round trip per line. While Redis is away the lines wait in memory, in order, and are sent when
- * it is back; the executor says so in its own log, once per outage. `/log` reads a page with `LRANGE` from
- * the line asked for: no scan from line 1.
+ * A write goes to Redis as one transaction (`RPUSH` and `EXPIRE` per run), never a round trip per line. While
+ * Redis is away the lines wait in memory, in order, and are sent when it is back; the executor says so in its
+ * own log, once per outage. `/log` reads a page with `LRANGE` from the line asked for: no scan from line 1.
  *
- * @since 1.0.0
+ * @internal
  */
 import type { RedisClientType } from "@redis/client"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import { ExecutorConfig } from "../ExecutorConfig.js"
-import { JobLog, type LogKey, notFound, pageMaxBytes, type Store, type Writer } from "../JobLog.js"
+import type { LogKey, Store } from "../JobLog.js"
 import { LogResult } from "../Wire.js"
+import { notFound, pageMaxBytes, splitLines } from "./logLines.js"
 
-/**
- * @since 1.0.0
- * @category models
- */
+/** Where the store keeps logs, and for how long. */
 export interface Options {
   /** `redis://[user:password@]host:port[/db]`. */
   readonly url: string | Redacted.Redacted<string>
@@ -36,8 +31,6 @@ export interface Options {
   readonly pageMaxBytes?: number | undefined
 }
 
-/** How long appends gather before they are sent. */
-const gatherMillis = 10
 /** While Redis is away, how often the waiting lines are tried again. */
 const retryMillis = 1000
 /** Lines per `RPUSH`. */
@@ -49,12 +42,7 @@ const readChunk = 1000
 const isPartlyApplied = (error: unknown): boolean =>
   typeof error === "object" && error !== null && Array.isArray((error as { errorIndexes?: unknown }).errorIndexes)
 
-/**
- * A Redis store. Connects in the background: the executor starts (and runs) while Redis is away.
- *
- * @since 1.0.0
- * @category constructors
- */
+/** A Redis store. Connects in the background: the executor starts (and runs) while Redis is away. */
 export const make = (options: Options): Effect.Effect<Store, never, Scope.Scope> =>
   Effect.gen(function*() {
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
@@ -136,22 +124,13 @@ export const make = (options: Options): Effect.Effect<Store, never, Scope.Scope>
       return sending
     }
 
-    const append = (key: string, entry: string) => {
-      const lines = entry.split("\n")
+    /** Queues the lines of a run's log, behind those waiting for it. */
+    const queue = (key: string, text: string) => {
+      const lines = splitLines(text)
       const waiting = queued.get(key)
       if (waiting === undefined) queued.set(key, lines)
       else for (const line of lines) waiting.push(line)
-      schedule(gatherMillis)
     }
-
-    /** Sends what is queued now and waits for it (unless Redis is away: then the lines wait for it). */
-    const flush = Effect.promise(() => {
-      if (timer !== undefined) {
-        clearTimeout(timer)
-        timer = undefined
-      }
-      return send()
-    })
 
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
@@ -204,28 +183,12 @@ export const make = (options: Options): Effect.Effect<Store, never, Scope.Scope>
       )
 
     return {
-      writer: (key): Writer => {
-        const redisKey = keyOf(key)
-        return { append: (entry) => append(redisKey, entry), flush }
-      },
-      append: (key, entry) => append(keyOf(key), entry),
+      write: (batch) =>
+        Effect.promise(() => {
+          for (const { key, text } of batch) queue(keyOf(key), text)
+          // While Redis is away the lines wait for it: its return, or the retry timer, sends them.
+          return down === undefined ? send() : Promise.resolve()
+        }),
       read
     } satisfies Store
   })
-
-/**
- * The Redis store from the executor's settings: `XXL_JOB_EXECUTOR_REDIS_URL`, keys `xxl-job:{appName}:log:`,
- * kept `logRetentionDays` days after their last line (kept until deleted when that is 0 or less).
- *
- * @since 1.0.0
- * @category layers
- */
-export const layer: Layer.Layer<JobLog, never, ExecutorConfig> = Layer.scoped(
-  JobLog,
-  Effect.flatMap(ExecutorConfig, (settings) =>
-    make({
-      url: settings.redisUrl,
-      keyPrefix: `xxl-job:${settings.appName === "" ? "default" : settings.appName}:log:`,
-      retention: settings.logRetentionDays > 0 ? Duration.days(settings.logRetentionDays) : undefined
-    }))
-)

@@ -5,7 +5,7 @@
  * Results left by an earlier process are sent first. The outbox is bounded by age and count; whatever the
  * bounds drop is logged as an error, never silently. Running jobs never wait for the admin.
  *
- * @since 1.0.0
+ * @internal
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -18,34 +18,29 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { AdminClient, type AdminError } from "../AdminClient.js"
 import { ExecutorConfig } from "../ExecutorConfig.js"
-import { JobLog } from "../JobLog.js"
 import type { CallbackItem } from "../Wire.js"
 import { whileClosing } from "./closing.js"
 import * as Messages from "./messages.js"
 import * as Metrics from "./metrics.js"
 import { type Entry, OutboxStore } from "./outboxStore.js"
+import { RunLogs } from "./runLogs.js"
 import { isTracing } from "./tracing.js"
 
-/**
- * @since 1.0.0
- * @category models
- */
+/** @internal */
 export interface Service {
-  /** Takes a result for delivery (and journals it). Never fails, never waits for the admin or the disk. */
-  readonly offer: (item: CallbackItem) => Effect.Effect<void>
-  /** `offer` as a plain call, for code that is not running in a fiber (a run's end, seen by its observer). */
-  readonly unsafeOffer: (item: CallbackItem) => void
+  /**
+   * Takes a result for delivery (and journals it). Never fails, never waits for the admin or the disk. A plain
+   * call: runs end in their fiber's observer, outside any fiber.
+   */
+  readonly offer: (item: CallbackItem) => void
   /** Results not yet accepted by an admin. */
   readonly backlog: Effect.Effect<number>
   /** Waits until every result offered so far has been accepted (or dropped by the bounds). */
   readonly drained: Effect.Effect<void>
 }
 
-/**
- * @since 1.0.0
- * @category tags
- */
-export class Outbox extends Context.Tag("effect-xxl-job/Outbox")<Outbox, Service>() {}
+/** @internal */
+export class Outbox extends Context.Tag("effect-xxl-job/internal/Outbox")<Outbox, Service>() {}
 
 /** How long closing the outbox waits for the admin to take what is left (Java waits up to 10 s). */
 const closeGrace = Duration.seconds(10)
@@ -73,14 +68,11 @@ const problemOf = (cause: Cause.Cause<AdminError>): string => {
   return `the call failed unexpectedly (${message.replace(/\s*\n\s*/g, " ")})`
 }
 
-/**
- * @since 1.0.0
- * @category constructors
- */
+/** @internal */
 export const make = Effect.gen(function*() {
   const settings = yield* ExecutorConfig
   const admin = yield* AdminClient
-  const jobLog = yield* JobLog
+  const runLogs = yield* RunLogs
   const store = yield* OutboxStore
   const clock = yield* Effect.clock
   const runFork = yield* FiberSet.makeRuntime<never, void, AdminError>()
@@ -123,7 +115,7 @@ export const make = Effect.gen(function*() {
 
   /** Appends `line` to each result's run log (written behind: a plain call per result, no Effect each). */
   const markLogs = (batch: ReadonlyArray<Entry>, line: string) => {
-    for (const entry of batch) jobLog.append({ logId: entry.item.logId, logDateTime: entry.item.logDateTim }, line)
+    for (const entry of batch) runLogs.append({ logId: entry.item.logId, logDateTime: entry.item.logDateTim }, line)
   }
 
   /** The next results to send, at most `callbackBatchSize`. */
@@ -280,7 +272,7 @@ export const make = Effect.gen(function*() {
     ))
   )
 
-  const unsafeOffer = (item: CallbackItem): void => {
+  const offer = (item: CallbackItem): void => {
     const entry: Entry = { id: nextId++, at: clock.unsafeCurrentTimeMillis(), item }
     enqueue([entry])
     store.add([entry])
@@ -288,18 +280,14 @@ export const make = Effect.gen(function*() {
   }
 
   return {
-    offer: (item) => Effect.sync(() => unsafeOffer(item)),
-    unsafeOffer,
+    offer,
     backlog: Effect.sync(() => pending.size),
     drained: empty.await
   } satisfies Service
 })
 
-/**
- * @since 1.0.0
- * @category layers
- */
-export const layer: Layer.Layer<Outbox, never, ExecutorConfig | AdminClient | JobLog | OutboxStore> = Layer.scoped(
+/** @internal */
+export const layer: Layer.Layer<Outbox, never, ExecutorConfig | AdminClient | RunLogs | OutboxStore> = Layer.scoped(
   Outbox,
   make
 )

@@ -21,7 +21,7 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { ExecutorConfig } from "../ExecutorConfig.js"
 import * as Wire from "../Wire.js"
-import { ExecutorApi } from "./endpoints.js"
+import { Endpoints } from "./endpoints.js"
 import * as Messages from "./messages.js"
 
 /**
@@ -143,7 +143,7 @@ const respond = (response: Http.ServerResponse, reply: Wire.Reply, close: boolea
  * @category constructors
  */
 export const makeHandler = Effect.gen(function*() {
-  const api = yield* ExecutorApi
+  const api = yield* Endpoints
   const settings = yield* ExecutorConfig
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())
   const timeoutMs = Duration.toMillis(settings.requestTimeout)
@@ -263,7 +263,7 @@ const serverFor = (requestTimeout: Duration.Duration) => {
  * @since 1.0.0
  * @category layers
  */
-export const layer: Layer.Layer<Server, ServeError, ExecutorApi | ExecutorConfig> = Layer.scoped(
+export const layer: Layer.Layer<Server, ServeError, Endpoints | ExecutorConfig> = Layer.scoped(
   Server,
   Effect.gen(function*() {
     const settings = yield* ExecutorConfig

@@ -4,10 +4,12 @@
  *
  * @internal
  */
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
-
-/** Effect's own tracer (it is not exported: read from the default runtime). */
-const defaultTracer = Effect.runSync(Effect.tracerWith(Effect.succeed))
+import * as Tracer from "effect/Tracer"
 
 /** @internal */
-export const isTracing: Effect.Effect<boolean> = Effect.tracerWith((tracer) => Effect.succeed(tracer !== defaultTracer))
+export const isTracing: Effect.Effect<boolean> = Effect.tracerWith((tracer) =>
+  Effect.succeed(tracer !== Context.get(DefaultServices.liveServices, Tracer.Tracer))
+)
