@@ -220,6 +220,28 @@ describe("lanes", () => {
       assert.strictEqual((yield* admin.result(22)).handleMsg, "scheduling center kill job. [job running, killed]")
     }).pipe(Effect.provide(TestEnv)))
 
+  it.effect("COVER_EARLY again while the first cover still waits: the newest run too waits for the old one's end", () =>
+    Effect.gen(function*() {
+      yield* reset
+      const admin = yield* MockAdmin.MockAdmin
+      yield* admin.trigger({ handler: "slowCleanup", jobId: 4, logId: 30 })
+      yield* TestClock.adjust(Duration.seconds(1))
+      yield* admin.trigger({ handler: "slowCleanup", jobId: 4, logId: 31, blockStrategy: "COVER_EARLY" })
+      yield* admin.trigger({ handler: "slowCleanup", jobId: 4, logId: 32, blockStrategy: "COVER_EARLY" })
+      assert.strictEqual(
+        (yield* admin.result(31)).handleMsg,
+        "block strategy effect：Cover Early [job not executed, in the job queue, killed.]"
+      )
+      // Run 30 is still cleaning up: neither cover has started.
+      yield* TestClock.adjust(Duration.seconds(1))
+      assert.deepStrictEqual(events, ["start:30"])
+      yield* TestClock.adjust(Duration.seconds(5))
+      assert.deepStrictEqual(events, ["start:30", "cleanup:30", "start:32"])
+      yield* admin.kill(4)
+      yield* TestClock.adjust(Duration.seconds(5))
+      assert.strictEqual((yield* admin.result(32)).handleMsg, "scheduling center kill job. [job running, killed]")
+    }).pipe(Effect.provide(TestEnv)))
+
   it.effect("executorTimeout interrupts the run and reports 502 'job execute timeout '", () =>
     Effect.gen(function*() {
       yield* reset
