@@ -16,7 +16,8 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import * as Undici from "undici"
 import { ExecutorConfig } from "./ExecutorConfig.js"
-import { AdminReply, type CallbackItem, encodeCallbackJson, type RegistryParam } from "./Wire.js"
+import { encodeCallbackJson } from "./internal/wireCodecs.js"
+import { AdminReply, type CallbackItem, type RegistryParam } from "./Wire.js"
 
 /**
  * No admin accepted the call. `attempts` says what each address answered.

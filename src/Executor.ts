@@ -97,7 +97,7 @@ export class Executor extends Context.Tag("effect-xxl-job/Executor")<Executor, S
 const running = (port: number, metricsPort: number | undefined, where: string) =>
   Effect.gen(function*() {
     const settings = yield* ExecutorConfig.ExecutorConfig
-    const address = ExecutorConfig.registeredAddress(settings, port)
+    const address = Registration.registeredAddress(settings, port)
     const lanes = yield* Lanes
     const outbox = yield* Outbox
     const endpoints = yield* Endpoints

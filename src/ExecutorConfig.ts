@@ -16,7 +16,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Util from "node:util"
 import type { Protocol } from "./Wire.js"
@@ -300,16 +299,6 @@ const splitList = (value: string | ReadonlyArray<string> | undefined): ReadonlyA
 const blankToUndefined = (value: string | undefined) =>
   value === undefined || value.trim() === "" ? undefined : value.trim()
 
-/** The first non-internal IPv4 address of this host, as Java picks its default IP. */
-const firstHostIp = (): string => {
-  for (const infos of Object.values(Os.networkInterfaces())) {
-    for (const info of infos ?? []) {
-      if (info.family === "IPv4" && !info.internal) return info.address
-    }
-  }
-  return "127.0.0.1"
-}
-
 /**
  * Validates options (from code, or already read from the environment) into settings. `label` names each
  * option in error messages.
@@ -509,25 +498,8 @@ export interface EnvFileOptions {
   readonly envFile?: string | false | undefined
 }
 
-/**
- * Loads the `.env` file the options name (see `EnvFileOptions`).
- *
- * @since 1.0.0
- * @category constructors
- */
-export const loadEnvFileOf = (env: EnvFileOptions): Effect.Effect<ReadonlyArray<string>, ExecutorConfigError> =>
+/** Loads the `.env` file the options name (see `EnvFileOptions`). */
+const loadEnvFileOf = (env: EnvFileOptions): Effect.Effect<ReadonlyArray<string>, ExecutorConfigError> =>
   env.envFile === false
     ? Effect.succeed([])
     : loadEnvFile(env.envFile ?? ".env", { required: env.envFile !== undefined })
-
-/**
- * The address registered with the admin: the configured one verbatim, else `http://{ip}:{port}/` with the
- * port actually bound.
- *
- * @since 1.0.0
- * @category accessors
- */
-export const registeredAddress = (settings: Settings, boundPort: number): string =>
-  settings.address ?? `http://${formatHost(settings.ip ?? firstHostIp())}:${boundPort}/`
-
-const formatHost = (ip: string) => ip.includes(":") && !ip.startsWith("[") ? `[${ip}]` : ip

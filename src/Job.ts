@@ -9,7 +9,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { describeParseError } from "./Wire.js"
+import { describeParseError } from "./internal/wireCodecs.js"
 
 /**
  * What a running job knows about its trigger.

@@ -4,6 +4,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { ExecutorConfig } from "../src/index.js"
+import { registeredAddress } from "../src/internal/registration.js"
 
 const fromEnv = (env: Record<string, string>, options: ExecutorConfig.Options = {}) =>
   ExecutorConfig.fromEnv(options).pipe(
@@ -96,13 +97,13 @@ describe("ExecutorConfig", () => {
 
   it("the registered address is the configured one verbatim, else http://{ip}:{port}/", () => {
     const base = Effect.runSync(ExecutorConfig.make({ ip: "10.0.0.5" }))
-    assert.strictEqual(ExecutorConfig.registeredAddress(base, 9999), "http://10.0.0.5:9999/")
+    assert.strictEqual(registeredAddress(base, 9999), "http://10.0.0.5:9999/")
     assert.strictEqual(
-      ExecutorConfig.registeredAddress({ ...base, ip: "::1" }, 9999),
+      registeredAddress({ ...base, ip: "::1" }, 9999),
       "http://[::1]:9999/"
     )
     const fixed = Effect.runSync(ExecutorConfig.make({ address: "http://executor.svc:9999" }))
-    assert.strictEqual(ExecutorConfig.registeredAddress(fixed, 1234), "http://executor.svc:9999")
+    assert.strictEqual(registeredAddress(fixed, 1234), "http://executor.svc:9999")
   })
 })
 
@@ -157,11 +158,10 @@ describe("ExecutorConfig from a .env file", () => {
         assert.strictEqual(error.message, "XXL_JOB_EXECUTOR_PORT: expected an integer, got \"abc\"")
       })))
 
-  it.effect("a named file must exist; the default .env may be absent; false reads none", () =>
+  it.effect("a named file must exist; the default .env may be absent", () =>
     Effect.gen(function*() {
       const missing = yield* Effect.flip(ExecutorConfig.loadEnvFile("/nonexistent/.env", { required: true }))
       assert.include(missing.message, "/nonexistent/.env: cannot read the env file")
       assert.deepStrictEqual(yield* ExecutorConfig.loadEnvFile("/nonexistent/.env"), [])
-      assert.deepStrictEqual(yield* ExecutorConfig.loadEnvFileOf({ envFile: false }), [])
     }))
 })

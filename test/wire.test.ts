@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Either, Equal, FastCheck as fc, Hash, Schema } from "effect"
 import { Wire } from "../src/index.js"
+import * as WireCodecs from "../src/internal/wireCodecs.js"
 
 const decode = <A, I>(schema: Schema.Schema<A, I>) => Schema.decodeUnknownEither(schema)
 
@@ -96,7 +97,7 @@ describe("Wire", () => {
     // Bodies arrive as JSON: what JSON cannot carry (undefined, NaN) is gone before decoding.
     fc.assert(
       fc.property(inputs.map((value) => JSON.parse(JSON.stringify(value))), (json) => {
-        const fast = Wire.decodeTrigger(json)
+        const fast = WireCodecs.decodeTrigger(json)
         const slow = decodeSchema(json)
         assert.strictEqual(Either.isRight(fast), Either.isRight(slow))
         if (Either.isRight(fast) && Either.isRight(slow)) {
@@ -108,13 +109,13 @@ describe("Wire", () => {
     )
   })
 
-  it("unsafeInstance makes what the class's constructor makes, for the classes it is used for", () => {
+  it("trustedInstance makes what the class's constructor makes, for the classes it is used for", () => {
     const alike = <C extends new(fields: any, options?: boolean) => object>(Class: C, schema: Schema.Schema<any>) =>
       fc.assert(
         fc.property(Arbitrary.make(schema), (value) => {
           const fields = { ...value }
           const made = new Class({ ...fields }, true)
-          const fast = Wire.unsafeInstance(Class, { ...fields })
+          const fast = WireCodecs.trustedInstance(Class, { ...fields })
           assert.isTrue(fast instanceof Class)
           assert.isTrue(Equal.equals(fast, made) && Equal.equals(made, fast))
           assert.strictEqual(Hash.hash(fast), Hash.hash(made))
@@ -133,7 +134,7 @@ describe("Wire", () => {
       fc.property(fc.array(Arbitrary.make(Wire.CallbackItem), { maxLength: 5 }), (items) => {
         for (const protocol of ["classic", "3.5"] as const) {
           assert.strictEqual(
-            Wire.encodeCallbackJson(items, protocol),
+            WireCodecs.encodeCallbackJson(items, protocol),
             JSON.stringify(Wire.encodeCallbackBody(items, protocol))
           )
         }

@@ -9,7 +9,7 @@
  * - `check --admin <url> --app <name>`: a registry round trip with a real admin (`registry`, then
  *   `registryRemove`), and a diagnosis when it fails: wrong context path, wrong token, a login page…
  *
- * @since 1.0.0
+ * @internal
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -33,8 +33,7 @@ import * as Wire from "../Wire.js"
 /**
  * A command that could not do its work; the message says why.
  *
- * @since 1.0.0
- * @category errors
+ * @internal
  */
 export class CliError extends Data.TaggedError("CliError")<{ readonly message: string }> {}
 
@@ -233,8 +232,7 @@ const checkCommand = Command.make(
 /**
  * The whole command line.
  *
- * @since 1.0.0
- * @category commands
+ * @internal
  */
 export const command = Command.make("effect-xxl-job").pipe(
   Command.withSubcommands([runCommand, adminCommand, checkCommand])
@@ -243,7 +241,6 @@ export const command = Command.make("effect-xxl-job").pipe(
 /**
  * Runs the command line on `argv` (as `process.argv`). Needs `NodeContext.layer` (files, paths, terminal).
  *
- * @since 1.0.0
- * @category commands
+ * @internal
  */
 export const run = Command.run(command, { name: "effect-xxl-job", version: "0.1.0" })

@@ -23,6 +23,7 @@ import * as Metrics from "./metrics.js"
 import { Outbox } from "./outbox.js"
 import { RunLogs } from "./runLogs.js"
 import { isTracing } from "./tracing.js"
+import { decodeTrigger, describeParseError } from "./wireCodecs.js"
 
 /**
  * A request as the endpoints need it. `body` is the decoded text, or `"too-large"` when it exceeded the
@@ -89,7 +90,7 @@ type Decoder<A> = (json: unknown) => Either.Either<A, string>
 
 const withSchema = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> => {
   const decode = Schema.decodeUnknownEither(schema)
-  return (json) => Either.mapLeft(decode(json), Wire.describeParseError)
+  return (json) => Either.mapLeft(decode(json), describeParseError)
 }
 
 const decodeJobId = withSchema(Wire.JobIdParam)
@@ -161,7 +162,7 @@ export const make = Effect.gen(function*() {
         )
       case "/run":
       case "/trigger":
-        return withBody(Wire.decodeTrigger, body, run)
+        return withBody(decodeTrigger, body, run)
       case "/kill":
         return withBody(decodeJobId, body, ({ jobId }) =>
           lanes.kill(jobId)

@@ -8,7 +8,7 @@
  * Unlike Java, a kill or a timeout ends the script's whole process group (SIGTERM, then SIGKILL after a
  * short grace): nothing the script started is left behind.
  *
- * @since 1.0.0
+ * @internal
  */
 import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
@@ -30,8 +30,7 @@ import * as Messages from "./messages.js"
  * How each script type is run: the interpreter and the script file's suffix (the commands of admin 3.4.2:
  * `python3` for GLUE_PYTHON, `python` for GLUE_PYTHON2, `pwsh` for PowerShell).
  *
- * @since 1.0.0
- * @category constants
+ * @internal
  */
 export const interpreters: Readonly<Record<string, { readonly command: string; readonly suffix: string }>> = {
   GLUE_SHELL: { command: "bash", suffix: ".sh" },
@@ -45,8 +44,7 @@ export const interpreters: Readonly<Record<string, { readonly command: string; r
 /**
  * Is this glue type a script we run as a process?
  *
- * @since 1.0.0
- * @category predicates
+ * @internal
  */
 export const isScript = (glueType: string | undefined): boolean =>
   glueType !== undefined && Object.hasOwn(interpreters, glueType)
@@ -80,8 +78,7 @@ const exitValueOfSignal = (message: string): number => {
  * file under `{logPath}/gluesource/`. A job is made per source version (the lane that runs it is replaced
  * when `glueUpdatetime` changes), so its file is prepared once, on its first run.
  *
- * @since 1.0.0
- * @category constructors
+ * @internal
  */
 export const makeRunner = (logPath: string) =>
   Effect.gen(function*() {

@@ -39,13 +39,14 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import { ExecutorConfig, type Settings } from "../ExecutorConfig.js"
 import type * as Job from "../Job.js"
-import { CallbackItem, Code, type TriggerParam, unsafeInstance } from "../Wire.js"
+import { CallbackItem, Code, type TriggerParam } from "../Wire.js"
 import { whileClosing } from "./closing.js"
 import * as GlueScript from "./glueScript.js"
 import * as Messages from "./messages.js"
 import { Outbox } from "./outbox.js"
 import { makeRuns, type RunResult, type Runs } from "./run.js"
 import type { RunLogs } from "./runLogs.js"
+import { trustedInstance } from "./wireCodecs.js"
 
 /**
  * What a trigger gets: accepted (its result comes later, through the outbox) or refused with the message
@@ -344,7 +345,7 @@ class LaneTable<E, R> {
 
   private report(trigger: TriggerParam, code: number, msg: string | undefined): void {
     // Built from a decoded trigger and our own result: no need to validate again.
-    this.offer(unsafeInstance(CallbackItem, {
+    this.offer(trustedInstance(CallbackItem, {
       logId: trigger.logId,
       logDateTim: trigger.logDateTime,
       handleCode: code,

@@ -3,7 +3,7 @@
  * Prometheus text for `GET /metrics`. Names and labels follow Prometheus conventions; labels are bounded: a
  * handler is one of the registry's jobs, a result one of four words.
  *
- * @since 1.0.0
+ * @internal
  */
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -16,8 +16,7 @@ import * as Option from "effect/Option"
 /**
  * Runs ended, by `handler` and `result` (`success`, `failure`, `timeout`, `killed`).
  *
- * @since 1.0.0
- * @category metrics
+ * @internal
  */
 export const runs = Metric.counter("xxl_job_runs_total", {
   description: "Job runs ended, by handler and result (success, failure, timeout, killed).",
@@ -27,8 +26,7 @@ export const runs = Metric.counter("xxl_job_runs_total", {
 /**
  * How long runs took, by `handler`.
  *
- * @since 1.0.0
- * @category metrics
+ * @internal
  */
 export const runDuration = Metric.histogram(
   "xxl_job_run_duration_seconds",
@@ -39,23 +37,16 @@ export const runDuration = Metric.histogram(
 /**
  * Runs going on and triggers waiting, and results the admin has not taken yet: read when scraped.
  *
- * @since 1.0.0
- * @category metrics
+ * @internal
  */
 export const running = Metric.gauge("xxl_job_runs_running", { description: "Job runs going on now." })
 
-/**
- * @since 1.0.0
- * @category metrics
- */
+/** @internal */
 export const queued = Metric.gauge("xxl_job_triggers_queued", {
   description: "Triggers waiting behind a run of the same job."
 })
 
-/**
- * @since 1.0.0
- * @category metrics
- */
+/** @internal */
 export const callbackBacklog = Metric.gauge("xxl_job_callback_backlog", {
   description: "Results not yet accepted by the admin."
 })
@@ -63,8 +54,7 @@ export const callbackBacklog = Metric.gauge("xxl_job_callback_backlog", {
 /**
  * Callback requests no admin accepted (each is retried).
  *
- * @since 1.0.0
- * @category metrics
+ * @internal
  */
 export const callbackFailures = Metric.counter("xxl_job_callback_failures_total", {
   description: "Callback requests that no admin accepted (they are retried).",
@@ -74,8 +64,7 @@ export const callbackFailures = Metric.counter("xxl_job_callback_failures_total"
 /**
  * Registry beats no admin accepted.
  *
- * @since 1.0.0
- * @category metrics
+ * @internal
  */
 export const registrationFailures = Metric.counter("xxl_job_registration_failures_total", {
   description: "Registry beats that no admin accepted.",
@@ -85,8 +74,7 @@ export const registrationFailures = Metric.counter("xxl_job_registration_failure
 /**
  * Bytes of job log lines written (within each run's cap).
  *
- * @since 1.0.0
- * @category metrics
+ * @internal
  */
 export const logBytes = Metric.counter("xxl_job_log_bytes_total", {
   description: "Bytes of job log lines written, within each run's cap.",
@@ -100,8 +88,7 @@ const noLabels: ReadonlyArray<MetricLabel.MetricLabel> = []
 /**
  * Counts a run's end: plain calls, for the run's observer (no fiber there).
  *
- * @since 1.0.0
- * @category metrics
+ * @internal
  */
 export const unsafeRecordRun = (handler: string, result: string, seconds: number): void => {
   runs.unsafeUpdate(1, labelsOf(handler, result))
@@ -152,8 +139,7 @@ const labels = (pairs: ReadonlyArray<readonly [string, string]>) =>
  * Every metric of the process (the executor's, Effect's own, and the jobs' if they define any) in the
  * Prometheus text format, version 0.0.4.
  *
- * @since 1.0.0
- * @category prometheus
+ * @internal
  */
 export const prometheusText = (pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>): string => {
   const byName = new Map<string, Array<MetricPair.MetricPair.Untyped>>()
@@ -213,8 +199,7 @@ export const prometheusText = (pairs: ReadonlyArray<MetricPair.MetricPair.Untype
 /**
  * The scrape: the gauges read now from `read`, then every metric as Prometheus text.
  *
- * @since 1.0.0
- * @category prometheus
+ * @internal
  */
 export const scrape = (
   read: Effect.Effect<{ readonly running: number; readonly queued: number; readonly backlog: number }>

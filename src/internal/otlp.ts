@@ -11,7 +11,7 @@
  * They go as OTLP JSON through `@effect/opentelemetry`'s exporters (no OpenTelemetry SDK needed); that
  * package is loaded only when one is on.
  *
- * @since 1.0.0
+ * @internal
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Config from "effect/Config"
@@ -53,24 +53,21 @@ const endpointFor = (signal: "TRACES" | "METRICS", path: string): Effect.Effect<
 /**
  * Where the variables say traces go, or none.
  *
- * @since 1.0.0
- * @category config
+ * @internal
  */
 export const tracesEndpointFromEnv: Effect.Effect<Option.Option<string>> = endpointFor("TRACES", "/v1/traces")
 
 /**
  * Where the variables say metrics go, or none.
  *
- * @since 1.0.0
- * @category config
+ * @internal
  */
 export const metricsEndpointFromEnv: Effect.Effect<Option.Option<string>> = endpointFor("METRICS", "/v1/metrics")
 
 /**
  * The OTLP exporters the variables ask for; nothing when they ask for none.
  *
- * @since 1.0.0
- * @category layers
+ * @internal
  */
 export const layerFromEnv: Layer.Layer<never, never, ExecutorConfig> = Layer.unwrapEffect(
   Effect.gen(function*() {

@@ -10,7 +10,7 @@
  * delivered. A line cut short by a crash is skipped. When most records are dead the journal is rewritten to
  * a temporary file, fsynced and renamed over the old one, so a crash at any point leaves one whole journal.
  *
- * @since 1.0.0
+ * @internal
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -27,8 +27,7 @@ import { CallbackItem } from "../Wire.js"
 /**
  * A result in the outbox: `id` orders results and names them in the journal; `at` is when it was taken.
  *
- * @since 1.0.0
- * @category models
+ * @internal
  */
 export interface Entry {
   readonly id: number
@@ -36,10 +35,7 @@ export interface Entry {
   readonly item: CallbackItem
 }
 
-/**
- * @since 1.0.0
- * @category models
- */
+/** @internal */
 export interface Service {
   /** Whether results survive a restart (the file store) or not (memory). */
   readonly durable: boolean
@@ -57,17 +53,13 @@ export interface Service {
   readonly remove: (ids: ReadonlyArray<number>) => void
 }
 
-/**
- * @since 1.0.0
- * @category tags
- */
+/** @internal */
 export class OutboxStore extends Context.Tag("effect-xxl-job/OutboxStore")<OutboxStore, Service>() {}
 
 /**
  * A store that keeps nothing across restarts.
  *
- * @since 1.0.0
- * @category layers
+ * @internal
  */
 export const layerMemory: Layer.Layer<OutboxStore> = Layer.succeed(OutboxStore, {
   durable: false,
@@ -143,8 +135,7 @@ const compactAfterRecords = 20_000
 /**
  * A journal store in `directory`.
  *
- * @since 1.0.0
- * @category constructors
+ * @internal
  */
 export const makeFile = (directory: string): Effect.Effect<Service, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -278,8 +269,7 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
 /**
  * The journal under `{logPath}/callback-outbox/`.
  *
- * @since 1.0.0
- * @category layers
+ * @internal
  */
 export const layerFile: Layer.Layer<OutboxStore, never, ExecutorConfig> = Layer.scoped(
   OutboxStore,

@@ -3,13 +3,14 @@
  * keeps routing to it and never marks its running jobs' results as lost; on shutdown it sends
  * `registryRemove` once. The beat survives every kind of admin failure and recovers by itself.
  *
- * @since 1.0.0
+ * @internal
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Os from "node:os"
 import { AdminClient } from "../AdminClient.js"
 import { ExecutorConfig } from "../ExecutorConfig.js"
 import { RegistryParam } from "../Wire.js"
@@ -19,8 +20,7 @@ import * as Metrics from "./metrics.js"
 /**
  * Whether an executor with these settings registers: it needs an admin address and an AppName (as Java).
  *
- * @since 1.0.0
- * @category predicates
+ * @internal
  */
 export const registers = (settings: ExecutorConfig["Type"]): boolean =>
   settings.adminAddresses.length > 0 && settings.appName !== ""
@@ -29,8 +29,7 @@ export const registers = (settings: ExecutorConfig["Type"]): boolean =>
  * Starts beating for `address` in the current scope; closing the scope sends `registryRemove`. Does nothing
  * when no admin address or AppName is configured (as Java).
  *
- * @since 1.0.0
- * @category constructors
+ * @internal
  */
 export const start = (address: string): Effect.Effect<void, never, AdminClient | ExecutorConfig | Scope.Scope> =>
   Effect.gen(function*() {
@@ -72,3 +71,24 @@ export const start = (address: string): Effect.Effect<void, never, AdminClient |
       Effect.forkScoped
     )
   })
+
+/** The first non-internal IPv4 address of this host, as Java picks its default IP. */
+const firstHostIp = (): string => {
+  for (const infos of Object.values(Os.networkInterfaces())) {
+    for (const info of infos ?? []) {
+      if (info.family === "IPv4" && !info.internal) return info.address
+    }
+  }
+  return "127.0.0.1"
+}
+
+/**
+ * The address registered with the admin: the configured one verbatim, else `http://{ip}:{port}/` with the
+ * port actually bound.
+ *
+ * @internal
+ */
+export const registeredAddress = (settings: ExecutorConfig["Type"], boundPort: number): string =>
+  settings.address ?? `http://${formatHost(settings.ip ?? firstHostIp())}:${boundPort}/`
+
+const formatHost = (ip: string) => ip.includes(":") && !ip.startsWith("[") ? `[${ip}]` : ip

@@ -7,7 +7,7 @@
  * Effect, and a trigger's path through the server is the hot path of the whole executor (see `bench/`).
  * A general HTTP framework's per-request fiber, scope and span cost more than the rest of a `/run` together.
  *
- * @since 1.0.0
+ * @internal
  */
 import { ServeError } from "@effect/platform/HttpServerError"
 import * as Context from "effect/Context"
@@ -27,8 +27,7 @@ import * as Messages from "./messages.js"
 /**
  * The listening server.
  *
- * @since 1.0.0
- * @category models
+ * @internal
  */
 export interface Service {
   /** The port it listens on (the one the system chose when the configured port is 0). */
@@ -37,10 +36,7 @@ export interface Service {
   readonly metricsPort: number | undefined
 }
 
-/**
- * @since 1.0.0
- * @category tags
- */
+/** @internal */
 export class Server extends Context.Tag("effect-xxl-job/Server")<Server, Service>() {}
 
 /** A body being read, for the sweep that answers bodies that take too long. */
@@ -113,8 +109,7 @@ const isMetricsRequest = (request: Http.IncomingMessage) => isMetricsRoute(reque
  * A body a framework has already read (Express's `express.json()`, say): the request's stream is spent, and
  * `request.body` holds it, as text, bytes or parsed JSON. Only a mounted executor meets one.
  *
- * @since 1.0.0
- * @category mounting
+ * @internal
  */
 export const alreadyRead = (request: Http.IncomingMessage): string | undefined => {
   const body = (request as { body?: unknown }).body
@@ -139,8 +134,7 @@ const respond = (response: Http.ServerResponse, reply: Wire.Reply, close: boolea
 /**
  * The request handler: any method, any path, always HTTP 200 with a protocol reply.
  *
- * @since 1.0.0
- * @category constructors
+ * @internal
  */
 export const makeHandler = Effect.gen(function*() {
   const api = yield* Endpoints
@@ -260,8 +254,7 @@ const serverFor = (requestTimeout: Duration.Duration) => {
  * Serves the endpoints on the configured host and port; closing the layer stops listening and closes the
  * connections.
  *
- * @since 1.0.0
- * @category layers
+ * @internal
  */
 export const layer: Layer.Layer<Server, ServeError, Endpoints | ExecutorConfig> = Layer.scoped(
   Server,
