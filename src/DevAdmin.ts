@@ -9,6 +9,21 @@
  * results to it) and reports what happens, by default as lines in the terminal: each trigger, where it went,
  * its result and the tail of its log.
  *
+ * @example
+ * ```ts
+ * import { Console, Effect } from "effect"
+ * import { DevAdmin } from "effect-xxl-job/dev"
+ *
+ * const admin = Effect.gen(function*() {
+ *   const dev = yield* DevAdmin.start({
+ *     jobs: [{ jobId: 1, handler: "hello", params: "world", schedule: { cron: "0/10 * * * * ?" } }]
+ *   })
+ *   yield* Console.log(`XXL_JOB_ADMIN_ADDRESSES=${dev.admin.url}`)
+ *   return yield* Effect.never
+ * })
+ * Effect.runFork(Effect.scoped(admin))
+ * ```
+ *
  * @since 1.0.0
  */
 import type { ServeError } from "@effect/platform/HttpServerError"

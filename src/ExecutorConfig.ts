@@ -3,6 +3,23 @@
  * executor's property names become environment variables (`xxl.job.executor.port` → `XXL_JOB_EXECUTOR_PORT`);
  * ours follow the same pattern. A bad value fails at start with a message that names its variable.
  *
+ * @example
+ * ```ts
+ * import { ExecutorConfig } from "effect-xxl-job"
+ *
+ * // From code only.
+ * const settings = ExecutorConfig.layer({
+ *   appName: "my-app",
+ *   adminAddresses: "http://admin:8080/xxl-job-admin",
+ *   accessToken: "secret",
+ *   port: 9999
+ * })
+ *
+ * // From XXL_JOB_* variables (and a .env file in the working directory) over these; a bad value fails the
+ * // start with a message that names its variable, e.g. `XXL_JOB_EXECUTOR_PORT: expected an integer, got "abc"`.
+ * const fromEnv = ExecutorConfig.layerFromEnv({ appName: "my-app" })
+ * ```
+ *
  * This module imports nothing else of ours but the wire's protocol switch.
  *
  * @since 1.0.0

@@ -9,6 +9,19 @@
  * a rejection fails the run (`{ _tag: "JobFailed", message }`, or a `Job.JobFailed`, fails it with just that
  * message). Each run gets a fresh thread, so nothing leaks from one run to the next.
  *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Isolated } from "effect-xxl-job"
+ *
+ * // jobs/primes.js: export default async (context, signal) => `${countPrimesBelow(context.params)} primes`
+ * const Primes = Isolated.make({
+ *   name: "primes",
+ *   module: new URL("./jobs/primes.js", import.meta.url),
+ *   params: Schema.NumberFromString
+ * })
+ * ```
+ *
  * @since 1.0.0
  */
 import * as Data from "effect/Data"

@@ -3,6 +3,37 @@
  * `Job.registry(...)` gathers them, and the registry's type carries every job's requirements so the
  * executor's layer asks for them. A running job reads its trigger from `JobContext`.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Job } from "effect-xxl-job"
+ *
+ * // An Effect registered under the handler name typed in the admin ("JobHandler").
+ * const Hello = Job.make({
+ *   name: "hello",
+ *   run: Effect.gen(function*() {
+ *     const job = yield* Job.JobContext // jobId, logId, params, shardIndex/shardTotal, triggerTime…
+ *     yield* Effect.log(`hello ${job.params}`) // lands in this run's log, shown by the admin
+ *     return "done" // the result message the admin shows
+ *   })
+ * })
+ *
+ * // Params decoded with a Schema: a bad value is the run's result (500 "job params invalid: …").
+ * const Resize = Job.make({
+ *   name: "resize",
+ *   params: Schema.parseJson(Schema.Struct({ width: Schema.Int, height: Schema.Int })),
+ *   run: ({ height, width }) => width > 4096 ? Job.fail("too wide") : Effect.succeed(`${width}x${height}`)
+ * })
+ *
+ * // An async function: the signal is aborted when the run is stopped (kill, timeout, cover, shutdown).
+ * const Ping = Job.fromPromise({
+ *   name: "ping",
+ *   run: async (context, signal) => `${(await fetch(context.params, { signal })).status}`
+ * })
+ *
+ * export const jobs = Job.registry(Hello, Resize, Ping)
+ * ```
+ *
  * @since 1.0.0
  */
 import * as Context from "effect/Context"

@@ -8,13 +8,15 @@
  *
  * @example
  * ```ts
- * import { Executor, ExecutorConfig, JobLog } from "effect-xxl-job"
  * import { Layer } from "effect"
+ * import { AdminClient, Executor, ExecutorConfig, Job, JobLog } from "effect-xxl-job"
+ *
+ * declare const jobs: Job.Registry
  *
  * // Run logs in Redis (XXL_JOB_EXECUTOR_REDIS_URL), whatever XXL_JOB_EXECUTOR_LOGSTORE says.
  * const executor = Executor.layerWith(jobs).pipe(
- *   Layer.provide(Layer.mergeAll(JobLog.layerRedis, AdminClient.layer)),
- *   Layer.provideMerge(ExecutorConfig.layerFromEnv())
+ *   Layer.provide(Layer.merge(JobLog.layerRedis, AdminClient.layer)),
+ *   Layer.provide(ExecutorConfig.layerFromEnv({ appName: "my-app" }))
  * )
  * ```
  *
@@ -75,13 +77,15 @@ export class JobLogError extends Data.TaggedError("JobLogError")<{
  *
  * @example
  * ```ts
- * import { JobLog } from "effect-xxl-job"
  * import { Effect } from "effect"
+ * import { JobLog, Wire } from "effect-xxl-job"
  *
- * // A store that prints every line (and keeps none, so `/log` finds nothing).
+ * // A store that prints every line and keeps none (so `/log` finds nothing).
  * const printing: JobLog.Store = {
- *   write: (batch) => Effect.sync(() => batch.forEach(({ key, text }) => process.stdout.write(`#${key.logId} ${text}`))),
- *   read: (_key, fromLineNum) => Effect.succeed(new Wire.LogResult({ fromLineNum, toLineNum: 0, logContent: "", isEnd: true }))
+ *   write: (batch) =>
+ *     Effect.sync(() => batch.forEach(({ key, text }) => process.stdout.write(`#${key.logId} ${text}`))),
+ *   read: (_key, fromLineNum) =>
+ *     Effect.succeed(new Wire.LogResult({ fromLineNum, toLineNum: 0, logContent: "", isEnd: true }))
  * }
  * ```
  *

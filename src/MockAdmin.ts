@@ -8,6 +8,24 @@
  * - `MockAdmin.layerHttp(jobs)`: an executor and an admin over real HTTP on loopback, as in production.
  * - `MockAdmin.serve(options)`: only the admin, over HTTP on loopback, for executors running elsewhere.
  *
+ * @example
+ * ```ts
+ * import { assert, it } from "@effect/vitest"
+ * import { Effect } from "effect"
+ * import { Job } from "effect-xxl-job"
+ * import { MockAdmin } from "effect-xxl-job/testing"
+ *
+ * const Hello = Job.make({ name: "hello", run: Effect.map(Job.JobContext, ({ params }) => `hello ${params}`) })
+ *
+ * it.live("hello, end to end over HTTP", () =>
+ *   Effect.gen(function*() {
+ *     const admin = yield* MockAdmin.MockAdmin
+ *     const { result, triggered } = yield* admin.run({ handler: "hello", params: "world" })
+ *     assert.strictEqual(result.handleMsg, "hello world")
+ *     assert.include((yield* admin.log(triggered.logId)).logContent, "xxl-job job execute end")
+ *   }).pipe(Effect.provide(MockAdmin.layerHttp(Job.registry(Hello)))))
+ * ```
+ *
  * @since 1.0.0
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
