@@ -11,6 +11,7 @@ import * as Net from "node:net"
 import type { AddressInfo } from "node:net"
 import * as Path from "node:path"
 import { AdminClient, ExecutorConfig, Wire } from "../src/index.js"
+import { plainCallbackOf } from "../src/internal/adminHttp.js"
 import * as Registration from "../src/internal/registration.js"
 import { selfSigned, selfSignedFile, tlsTitle } from "./helpers/tls.js"
 
@@ -138,13 +139,41 @@ describe("AdminClient", () => {
       const result = yield* Effect.either(client.registry(registry))
       assert.isTrue(Either.isLeft(result))
       if (Either.isLeft(result)) {
-        const [a, b, c, d, e] = result.left.attempts
-        assert.include(a, "code 500: nope")
-        assert.include(b, "answered HTML")
-        assert.include(c, "HTTP 404")
-        assert.include(d, "no answer within")
-        assert.include(e, "unreachable")
-        assert.include(result.left.message, "registry failed")
+        const error = result.left
+        assert.strictEqual(error.operation, "registry")
+        // Each attempt carries its URL and what went wrong as data.
+        assert.deepStrictEqual(error.attempts.map((attempt) => attempt.url), [
+          `${code500.url}/api/registry`,
+          `${html.url}/api/registry`,
+          `${notFound.url}/api/registry`,
+          `${silent.url}/api/registry`,
+          `${refused}/api/registry`
+        ])
+        const [a, b, c, d, e] = error.attempts.map((attempt) => attempt.problem)
+        assert.deepStrictEqual(a, AdminClient.AdminProblem.Refused({ code: 500, msg: "nope" }))
+        assert.deepStrictEqual(
+          b,
+          AdminClient.AdminProblem.NotProtocol({
+            kind: "html",
+            snippet: "<!DOCTYPE html><html><title>Login</title></html>"
+          })
+        )
+        assert.deepStrictEqual(c, AdminClient.AdminProblem.HttpStatus({ status: 404, snippet: "" }))
+        assert.deepStrictEqual(d, AdminClient.AdminProblem.NoAnswer({ timeout: Duration.seconds(1) }))
+        assert.strictEqual(e._tag, "Unreachable")
+        if (e._tag === "Unreachable") assert.strictEqual((e.cause as NodeJS.ErrnoException).code, "ECONNREFUSED")
+        // The message says it all in words, as it always has.
+        const [ta, tb, tc, td, te] = error.attempts.map(AdminClient.formatAttempt)
+        assert.strictEqual(ta, `${code500.url}/api/registry code 500: nope`)
+        assert.strictEqual(
+          tb,
+          `${html.url}/api/registry answered HTML, not the XXL-JOB protocol (a login page or a wrong context path?): ` +
+            "<!DOCTYPE html><html><title>Login</title></html>"
+        )
+        assert.strictEqual(tc, `${notFound.url}/api/registry HTTP 404`)
+        assert.strictEqual(td, `${silent.url}/api/registry no answer within 1s`)
+        assert.strictEqual(te, `${refused}/api/registry unreachable (connect ECONNREFUSED 127.0.0.1:1)`)
+        assert.strictEqual(error.message, `registry failed: ${[ta, tb, tc, td, te].join("; ")}`)
       }
     }))
 })
@@ -170,10 +199,17 @@ describe("AdminClient, interrupted", () => {
 describe("AdminClient, the plain callback", () => {
   const items = [new Wire.CallbackItem({ logId: 7, logDateTim: 8, handleCode: 500, handleMsg: "failed" })]
 
-  /** `unsafeCallback` as an Effect: what `done` was called with. */
+  /** The client's plain callback form (ours has one). */
+  const plainOf = (client: AdminClient.Service) => {
+    const plain = plainCallbackOf(client)
+    assert.isDefined(plain, "a client from AdminClient.make has a plain callback form")
+    return plain!
+  }
+
+  /** The plain callback as an Effect: what `done` was called with. */
   const plainCallback = (client: AdminClient.Service) =>
     Effect.async<AdminClient.AdminError | undefined>((resume) => {
-      client.unsafeCallback!(items, (error) => resume(Effect.succeed(error)))
+      plainOf(client)(items, (error) => resume(Effect.succeed(error)))
     })
 
   it.scopedLive("sends what `callback` sends; done hears of success, or of what each admin answered", () =>
@@ -193,18 +229,32 @@ describe("AdminClient, the plain callback", () => {
       const failing = yield* clientFor({ adminAddresses: [sick.url, "http://127.0.0.1:1/xxl-job-admin"] })
       const error = yield* plainCallback(failing)
       assert.strictEqual(error?.operation, "callback")
-      assert.include(error?.attempts[0], "code 500: sick")
-      assert.include(error?.attempts[1], "unreachable")
+      assert.deepStrictEqual(error?.attempts[0], {
+        url: `${sick.url}/api/callback`,
+        problem: AdminClient.AdminProblem.Refused({ code: 500, msg: "sick" })
+      })
+      assert.strictEqual(error?.attempts[1].problem._tag, "Unreachable")
+      assert.include(error?.message, "code 500: sick; http://127.0.0.1:1/xxl-job-admin/api/callback unreachable")
     }))
+
+  it("a client of one's own has no plain form: the outbox calls its Effect", () => {
+    const own = AdminClient.AdminClient.of({
+      registry: () => Effect.void,
+      registryRemove: () => Effect.void,
+      callback: () => Effect.void
+    })
+    assert.isUndefined(plainCallbackOf(own))
+  })
 
   it.scopedLive("done comes after the call returns, even when there is no admin to try at all", () =>
     Effect.gen(function*() {
       const client = yield* clientFor({})
       let returned = false
       const error = yield* Effect.async<AdminClient.AdminError | undefined>((resume) => {
-        client.unsafeCallback!(items, (error) => resume(Effect.succeed(returned ? error : undefined)))
+        plainOf(client)(items, (error) => resume(Effect.succeed(returned ? error : undefined)))
         returned = true
       })
+      assert.deepStrictEqual(error?.attempts, [])
       assert.strictEqual(error?.message, "callback: no admin address is configured")
     }))
 
@@ -214,7 +264,7 @@ describe("AdminClient, the plain callback", () => {
       const admin = yield* fakeAdmin((_, res) => res.socket?.on("close", () => closed = true))
       const client = yield* clientFor({ adminAddresses: admin.url, adminTimeoutSeconds: 1 })
       let calls = 0
-      const abort = client.unsafeCallback!(items, () => calls++)
+      const abort = plainOf(client)(items, () => calls++)
       yield* Effect.sleep(Duration.millis(20)).pipe(Effect.repeat({ until: () => admin.seen.length === 1 }))
       abort()
       yield* Effect.sleep(Duration.millis(20)).pipe(
@@ -266,7 +316,11 @@ describe("AdminClient over HTTPS", () => {
         const result = yield* Effect.either(client.registry(registry))
         assert.isTrue(Either.isLeft(result))
         // The certificate's own complaint: the client went through a TLS handshake and verified what it got.
-        if (Either.isLeft(result)) assert.include(result.left.attempts[0], "self-signed certificate")
+        if (Either.isLeft(result)) {
+          const [attempt] = result.left.attempts
+          assert.strictEqual(attempt.problem._tag, "Unreachable")
+          assert.include(AdminClient.formatAttempt(attempt), "self-signed certificate")
+        }
       }).pipe(Effect.scoped, Effect.runPromise)
   )
 
@@ -374,7 +428,15 @@ describe("Registration", () => {
         Effect.suspend(() => {
           calls.push(`registry ${param.registryValue}`)
           return failing
-            ? Effect.fail(new AdminClient.AdminError({ operation: "registry", attempts: ["down"] }))
+            ? Effect.fail(
+              new AdminClient.AdminError({
+                operation: "registry",
+                attempts: [{
+                  url: "http://127.0.0.1:1/xxl-job-admin/api/registry",
+                  problem: AdminClient.AdminProblem.Unreachable({ cause: new Error("down") })
+                }]
+              })
+            )
             : Effect.void
         }),
       registryRemove: (param) => Effect.sync(() => void calls.push(`remove ${param.registryValue}`)),
