@@ -178,7 +178,7 @@ export class AdminError extends Data.TaggedError("AdminError")<{
  * import { AdminClient } from "effect-xxl-job"
  * import { Effect } from "effect"
  *
- * // A client that records and accepts everything, for a test of your own.
+ * // A client that accepts everything and logs the results, for a test of your own.
  * const accepting: AdminClient.Service = {
  *   registry: () => Effect.void,
  *   registryRemove: () => Effect.void,
