@@ -602,6 +602,9 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeE
     const contextPath = (options.contextPath ?? "/xxl-job-admin").replace(/\/+$/, "")
     const token = options.accessToken ?? ""
     const nodeServer = createServer()
+    // Idle connections kept 60 s, and said so in `Keep-Alive`, as the Java admin's embedded Tomcat does (Node's
+    // own 5 s would hide whether an executor lets its idle connections go by itself).
+    nodeServer.keepAliveTimeout = 60_000
     const server = yield* NodeHttpServer.make(() => nodeServer, {
       port: options.port ?? 0,
       host: options.host ?? "127.0.0.1"
