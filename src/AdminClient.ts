@@ -18,6 +18,13 @@ import { type CallbackItem, encodeCallbackJson, type RegistryParam } from "./Wir
 /**
  * The admin endpoint a call is for.
  *
+ * @example
+ * ```ts
+ * import type { AdminClient } from "effect-xxl-job"
+ *
+ * const aboutResults = (error: AdminClient.AdminError) => error.operation === "callback"
+ * ```
+ *
  * @since 1.0.0
  * @category models
  */

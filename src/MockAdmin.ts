@@ -162,6 +162,14 @@ export const Fault = Data.taggedEnum<Fault>()
 /**
  * Faults to start with: one for every endpoint, or one per endpoint.
  *
+ * @example
+ * ```ts
+ * import { MockAdmin } from "effect-xxl-job/testing"
+ *
+ * // Registers executors, refuses their results until `clearFault`.
+ * const admin = MockAdmin.serve({ faults: { callback: MockAdmin.Fault.Refuse({ msg: "database unavailable" }) } })
+ * ```
+ *
  * @since 1.0.0
  * @category models
  */
@@ -449,10 +457,13 @@ const loginPage = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n"
   "<body><form method=\"post\" action=\"/login\"><input name=\"username\"><input name=\"password\" " +
   "type=\"password\"><button>Sign in</button></form></body></html>\n"
 
-/** The answer a fault gives in place of the admin's, if it gives one (Down and Slow do not). */
+/** The faults that answer something of their own (Down answers nothing, Slow what the admin would). */
+type AnsweringFault = Exclude<Fault, { readonly _tag: "Down" | "Slow" }>
+
+/** What an answering fault answers in place of the admin. */
 const faultAnswer = (
-  fault: Fault
-): { readonly status: number; readonly type: string; readonly body: string } | undefined => {
+  fault: AnsweringFault
+): { readonly status: number; readonly type: string; readonly body: string } => {
   switch (fault._tag) {
     case "HttpError":
       return { status: fault.status, type: "text/plain", body: STATUS_CODES[fault.status] ?? "Error" }
@@ -460,8 +471,6 @@ const faultAnswer = (
       return { status: 200, type: "text/html;charset=UTF-8", body: loginPage }
     case "Refuse":
       return { status: 200, type: "application/json", body: JSON.stringify({ code: 500, msg: fault.msg }) }
-    default:
-      return undefined
   }
 }
 
@@ -496,7 +505,7 @@ const recordingClient = (recorder: Recorder, settings: ExecutorConfig.Settings) 
               Effect.fail(fail(AdminClient.AdminProblem.NoAnswer({ timeout: settings.adminTimeout })))
             )
         }
-        const answer = faultAnswer(fault)!
+        const answer = faultAnswer(fault)
         // Judged as the HTTP client judges an answer, so that the problem is the one it would report.
         const problem = judge(answer.status, answer.body)
         return problem === undefined ? accept : Effect.fail(fail(problem))
@@ -630,7 +639,7 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeE
           yield* Effect.sleep(fault.delay)
           return undefined
         }
-        const answer = faultAnswer(fault)!
+        const answer = faultAnswer(fault)
         return HttpServerResponse.text(answer.body, { status: answer.status, contentType: answer.type })
       })
 
