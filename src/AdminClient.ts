@@ -10,33 +10,190 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
-import * as Http from "node:http"
-import * as Https from "node:https"
-import * as Undici from "undici"
+import type * as Scope from "effect/Scope"
 import { ExecutorConfig } from "./ExecutorConfig.js"
+import * as AdminHttp from "./internal/adminHttp.js"
 import { encodeCallbackJson } from "./internal/wireCodecs.js"
-import { AdminReply, type CallbackItem, type RegistryParam } from "./Wire.js"
+import type { CallbackItem, RegistryParam } from "./Wire.js"
 
 /**
- * No admin accepted the call. `attempts` says what each address answered.
+ * The admin endpoint a call is for.
+ *
+ * @example
+ * ```ts
+ * import type { AdminClient } from "effect-xxl-job"
+ *
+ * const aboutResults = (error: AdminClient.AdminError) => error.operation === "callback"
+ * ```
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type Operation = "registry" | "registryRemove" | "callback"
+
+/**
+ * What went wrong with one attempt at one admin.
+ *
+ * @example
+ * ```ts
+ * import { AdminClient } from "effect-xxl-job"
+ *
+ * const retryable = (problem: AdminClient.AdminProblem) =>
+ *   AdminClient.AdminProblem.$match(problem, {
+ *     Unreachable: () => true,
+ *     NoAnswer: () => true,
+ *     HttpStatus: ({ status }) => status >= 500,
+ *     NotProtocol: () => false,
+ *     Refused: () => true,
+ *     NotSent: () => false
+ *   })
+ * ```
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type AdminProblem = Data.TaggedEnum<{
+  /** No connection, or it broke: refused, reset, a name that does not resolve, a certificate not trusted. */
+  Unreachable: { readonly cause: unknown }
+  /** No whole answer within `adminTimeout`. */
+  NoAnswer: { readonly timeout: Duration.Duration }
+  /** An HTTP status other than 200; `snippet` is the body's start on one line (empty for an empty body). */
+  HttpStatus: { readonly status: number; readonly snippet: string }
+  /**
+   * HTTP 200, but not the protocol: an HTML page (a login page in front of the admin, or a wrong context
+   * path), text that is not JSON, or JSON without a `code`.
+   */
+  NotProtocol: { readonly kind: "html" | "notJson" | "jsonWithoutCode"; readonly snippet: string }
+  /** The admin's own refusal, `{code, msg}` with a code other than 200 (a wrong token, say). */
+  Refused: { readonly code: number; readonly msg: string | undefined }
+  /** Node refused to send the request at all (a header value it will not send, say). */
+  NotSent: { readonly cause: unknown }
+}>
+
+/**
+ * Constructors and matchers of `AdminProblem`, for clients of your own and tests.
+ *
+ * @example
+ * ```ts
+ * import { AdminClient } from "effect-xxl-job"
+ *
+ * const wrongToken = AdminClient.AdminProblem.Refused({ code: 500, msg: "The access token is wrong." })
+ * ```
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const AdminProblem = Data.taggedEnum<AdminProblem>()
+
+/**
+ * One admin address tried: the URL posted to and what went wrong.
+ *
+ * @example
+ * ```ts
+ * import { AdminClient } from "effect-xxl-job"
+ *
+ * const attempt: AdminClient.AdminAttempt = {
+ *   url: "http://admin:8080/xxl-job-admin/api/callback",
+ *   problem: AdminClient.AdminProblem.HttpStatus({ status: 502, snippet: "Bad Gateway" })
+ * }
+ * ```
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface AdminAttempt {
+  /** `{admin address}/api/{operation}`. */
+  readonly url: string
+  readonly problem: AdminProblem
+}
+
+const causeMessage = (cause: unknown) => cause instanceof Error ? cause.message : String(cause)
+
+const problemText = AdminProblem.$match({
+  Unreachable: ({ cause }) => `unreachable (${causeMessage(cause)})`,
+  NoAnswer: ({ timeout }) => `no answer within ${Duration.format(timeout)}`,
+  HttpStatus: ({ snippet, status }) => `HTTP ${status}${snippet === "" ? "" : ` (${snippet})`}`,
+  NotProtocol: ({ kind, snippet }) =>
+    kind === "html"
+      ? `answered HTML, not the XXL-JOB protocol (a login page or a wrong context path?): ${snippet}`
+      : kind === "notJson"
+      ? `answered something that is not JSON: ${snippet}`
+      : `answered JSON without a code: ${snippet}`,
+  Refused: ({ code, msg }) => `code ${code}${msg ? `: ${msg}` : ""}`,
+  NotSent: ({ cause }) => `could not be sent (${causeMessage(cause)})`
+})
+
+/**
+ * An attempt on one line, as `AdminError`'s message lists it: the URL, then what went wrong.
+ *
+ * @example
+ * ```ts
+ * import { AdminClient } from "effect-xxl-job"
+ *
+ * AdminClient.formatAttempt({
+ *   url: "http://admin:8080/xxl-job-admin/api/registry",
+ *   problem: AdminClient.AdminProblem.Refused({ code: 500, msg: "The access token is wrong." })
+ * }) // "http://admin:8080/xxl-job-admin/api/registry code 500: The access token is wrong."
+ * ```
+ *
+ * @since 1.0.0
+ * @category utils
+ */
+export const formatAttempt = (attempt: AdminAttempt): string => `${attempt.url} ${problemText(attempt.problem)}`
+
+/**
+ * No admin accepted the call: `attempts` holds each admin address tried, in order, with what went wrong
+ * there; it is empty when no admin address is configured.
+ *
+ * @example
+ * ```ts
+ * import { AdminClient } from "effect-xxl-job"
+ * import { Effect } from "effect"
+ *
+ * const loginPageInTheWay = (error: AdminClient.AdminError) =>
+ *   error.attempts.some(({ problem }) => problem._tag === "NotProtocol" && problem.kind === "html")
+ *
+ * const flaky = new AdminClient.AdminError({
+ *   operation: "callback",
+ *   attempts: [{
+ *     url: "http://admin:8080/xxl-job-admin/api/callback",
+ *     problem: AdminClient.AdminProblem.Unreachable({ cause: new Error("connect ECONNREFUSED") })
+ *   }]
+ * })
+ * // "callback failed: http://admin:8080/xxl-job-admin/api/callback unreachable (connect ECONNREFUSED)"
+ * Effect.fail(flaky).pipe(Effect.catchTag("AdminError", (error) => Effect.log(error.message)))
+ * ```
  *
  * @since 1.0.0
  * @category errors
  */
 export class AdminError extends Data.TaggedError("AdminError")<{
-  readonly operation: string
-  readonly attempts: ReadonlyArray<string>
+  readonly operation: Operation
+  readonly attempts: ReadonlyArray<AdminAttempt>
 }> {
   override get message(): string {
     return this.attempts.length === 0
       ? `${this.operation}: no admin address is configured`
-      : `${this.operation} failed: ${this.attempts.join("; ")}`
+      : `${this.operation} failed: ${this.attempts.map(formatAttempt).join("; ")}`
   }
 }
 
 /**
+ * The admin client: each call succeeds once an admin answered code 200, else fails with an `AdminError`.
+ *
+ * @example
+ * ```ts
+ * import { AdminClient } from "effect-xxl-job"
+ * import { Effect } from "effect"
+ *
+ * // A client that accepts everything and logs the results, for a test of your own.
+ * const accepting: AdminClient.Service = {
+ *   registry: () => Effect.void,
+ *   registryRemove: () => Effect.void,
+ *   callback: (items) => Effect.log(`${items.length} result(s)`)
+ * }
+ * ```
+ *
  * @since 1.0.0
  * @category models
  */
@@ -44,292 +201,92 @@ export interface Service {
   readonly registry: (param: RegistryParam) => Effect.Effect<void, AdminError>
   readonly registryRemove: (param: RegistryParam) => Effect.Effect<void, AdminError>
   readonly callback: (items: ReadonlyArray<CallbackItem>) => Effect.Effect<void, AdminError>
-  /**
-   * `callback` as a plain call, for the outbox's hot path: `done` is called once, never before the call
-   * returns, with undefined when an admin took the results, else with the error; what it returns aborts the
-   * call, and `done` is then never called. It never throws. Optional: the outbox runs `callback` in a fiber
-   * where it is missing.
-   */
-  readonly unsafeCallback?: (
-    items: ReadonlyArray<CallbackItem>,
-    done: (error: AdminError | undefined) => void
-  ) => () => void
 }
 
 /**
+ * @example
+ * ```ts
+ * import { AdminClient, Wire } from "effect-xxl-job"
+ * import { Effect } from "effect"
+ *
+ * const register = Effect.flatMap(AdminClient.AdminClient, (admin) =>
+ *   admin.registry(new Wire.RegistryParam({
+ *     registryGroup: "EXECUTOR",
+ *     registryKey: "my-app",
+ *     registryValue: "http://10.0.0.5:9999/"
+ *   })))
+ * ```
+ *
  * @since 1.0.0
  * @category tags
  */
 export class AdminClient extends Context.Tag("effect-xxl-job/AdminClient")<AdminClient, Service>() {}
 
-const decodeReply = Schema.decodeUnknownEither(AdminReply)
-
-const snippet = (text: string) => {
-  const flat = text.replace(/\s+/g, " ").trim()
-  return flat.length > 120 ? flat.slice(0, 120) + "…" : flat
-}
-
-/** Why an admin's answer is not a success, or undefined when it is. */
-const judge = (status: number, body: string): string | undefined => {
-  if (status !== 200) return `HTTP ${status}${body.trim() === "" ? "" : ` (${snippet(body)})`}`
-  let json: unknown
-  try {
-    json = JSON.parse(body)
-  } catch {
-    return /^\s*</.test(body)
-      ? `answered HTML, not the XXL-JOB protocol (a login page or a wrong context path?): ${snippet(body)}`
-      : `answered something that is not JSON: ${snippet(body)}`
-  }
-  // The usual answer, `{"code":200,…}`, needs no Schema (decoding showed in the profile under load).
-  if (typeof json === "object" && json !== null && (json as { code?: unknown }).code === 200) return undefined
-  const reply = decodeReply(json)
-  if (reply._tag === "Left") return `answered JSON without a code: ${snippet(body)}`
-  return reply.right.code === 200
-    ? undefined
-    : `code ${reply.right.code}${reply.right.msg ? `: ${reply.right.msg}` : ""}`
-}
-
-/** What an admin answered: the HTTP status and the body. */
-interface Answer {
-  readonly status: number
-  readonly text: string
-}
-
 /**
- * How POSTs reach the admin. `post` sends one and calls `done` once, with the answer or why there is none;
- * what it returns aborts it.
- */
-interface Transport {
-  readonly post: (url: string, body: string, done: (answer: Answer | Error) => void) => () => void
-  readonly close: () => Promise<void>
-}
-
-/** What every request to one URL shares, made once: Node would read a URL object into options per request. */
-interface Route {
-  readonly secure: boolean
-  readonly options: Http.RequestOptions
-  /**
-   * The fixed headers as a flat list, which Node writes as they are (an object's are checked and copied one
-   * by one per request). Node adds no Host to a list: it is here, as are the URL's credentials, if any.
-   */
-  readonly headers: ReadonlyArray<string>
-}
-
-const routeOf = (
-  url: string,
-  headers: Record<string, string>,
-  agents: { readonly http: Http.Agent; readonly https: Https.Agent }
-): Route => {
-  const target = new URL(url)
-  const secure = target.protocol === "https:"
-  const credentials = target.username === "" && target.password === ""
-    ? []
-    : [
-      "authorization",
-      `Basic ${
-        Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString("base64")
-      }`
-    ]
-  return {
-    secure,
-    options: {
-      agent: secure ? agents.https : agents.http,
-      method: "POST",
-      // An IPv6 address without its brackets, as the socket wants it.
-      hostname: target.hostname.replace(/^\[(.*)\]$/, "$1"),
-      ...(target.port === "" ? {} : { port: Number(target.port) }),
-      path: `${target.pathname}${target.search}`
-    },
-    headers: ["host", target.host, ...Object.entries(headers).flat(), ...credentials]
-  }
-}
-
-/**
- * Straight to the admin, over Node's own client with a small pool of keep-alive connections per admin.
- * Measured under the bench's load, it cost the event loop about half of what undici did per callback
- * request (and undici about a third of what `@effect/platform`'s HttpClient did: spans, scopes and streams).
- */
-const direct = (headers: Record<string, string>): Transport => {
-  // An idle connection is closed after a few seconds, as undici closes them, before the admin's server is
-  // likely to close it: a POST on a connection the server is closing fails, and a failed callback waits for
-  // its retry. (The timeout applies to idle connections only: a request in flight is bounded by
-  // `adminTimeout`.)
-  const options = { keepAlive: true, maxSockets: 8, timeout: 4000 }
-  const agents = { http: new Http.Agent(options), https: new Https.Agent(options) }
-  // A few URLs (three per admin), each read once into what its requests share.
-  const routes = new Map<string, Route>()
-  return {
-    post: (url, body, done) => {
-      let route = routes.get(url)
-      if (route === undefined) routes.set(url, route = routeOf(url, headers, agents))
-      const request = (route.secure ? Https : Http).request({
-        ...route.options,
-        headers: [...route.headers, "content-length", String(Buffer.byteLength(body, "utf8"))]
-      }, (response) => {
-        let text = ""
-        response.setEncoding("utf8")
-        response.on("data", (chunk: string) => text += chunk)
-        response.on("end", () => done({ status: response.statusCode ?? 0, text }))
-        response.on("error", done)
-      })
-      request.on("error", done)
-      request.end(body)
-      return () => request.destroy()
-    },
-    close: async () => {
-      agents.http.destroy()
-      agents.https.destroy()
-    }
-  }
-}
-
-const proxyVariables = ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"]
-
-/** A proxy variable by its lower-case name, else its upper-case one; an empty one counts as unset. */
-const variable = (lower: string, upper: string): string => process.env[lower] || process.env[upper] || ""
-
-/**
- * Through the proxy that `HTTP_PROXY` / `HTTPS_PROXY` name, except to the hosts `NO_PROXY` lists (as curl and
- * pyxxl read them; read when the client is made), over undici. Plain-HTTP admins as curl does (the request in
- * absolute form), not by a CONNECT tunnel: proxies commonly allow CONNECT to port 443 only. HTTPS admins are
- * tunnelled.
- */
-const proxied = (headers: Record<string, string>): Transport => {
-  const dispatcher = new Undici.EnvHttpProxyAgent({
-    connections: 8,
-    proxyTunnel: false,
-    // All three read now (undici would re-read NO_PROXY at every request, but not the others), and an
-    // empty one counts as unset, as it does for choosing this transport: undici alone would let an empty
-    // lower-case name hide a set upper-case one.
-    httpProxy: variable("http_proxy", "HTTP_PROXY"),
-    httpsProxy: variable("https_proxy", "HTTPS_PROXY"),
-    noProxy: variable("no_proxy", "NO_PROXY")
-  })
-  return {
-    post: (url, body, done) => {
-      const controller = new AbortController()
-      Undici.request(url, { dispatcher, method: "POST", headers, body, signal: controller.signal })
-        .then((response) => response.body.text().then((text) => done({ status: response.statusCode, text })))
-        .catch(done)
-      return () => controller.abort()
-    },
-    close: () => dispatcher.close()
-  }
-}
-
-/**
- * An admin client: straight to the admin, or through a proxy when the environment names one (see `direct`
- * and `proxied`).
+ * An admin client over HTTP for the settings' admin addresses: straight to the admin, or through a proxy when
+ * `HTTP_PROXY` / `HTTPS_PROXY` name one (read when it is made). Its connections close with the scope.
+ *
+ * @example
+ * ```ts
+ * import { AdminClient, ExecutorConfig } from "effect-xxl-job"
+ * import { Effect } from "effect"
+ *
+ * const client = AdminClient.make.pipe(
+ *   Effect.provideServiceEffect(
+ *     ExecutorConfig.ExecutorConfig,
+ *     ExecutorConfig.make({ adminAddresses: "http://127.0.0.1:8080/xxl-job-admin", appName: "my-app" })
+ *   ),
+ *   Effect.scoped
+ * )
+ * ```
  *
  * @since 1.0.0
  * @category constructors
  */
-export const make = Effect.gen(function*() {
+export const make: Effect.Effect<Service, never, ExecutorConfig | Scope.Scope> = Effect.gen(function*() {
   const settings = yield* ExecutorConfig
-  const headers: Record<string, string> = {
-    "content-type": "application/json;charset=UTF-8",
-    "XXL-JOB-ACCESS-TOKEN": Redacted.value(settings.accessToken)
-  }
-  if (settings.protocol === "3.5") headers["XXL-JOB-APPNAME"] = settings.appName
-  const transport = yield* Effect.acquireRelease(
-    Effect.sync(() =>
-      proxyVariables.some((name) => (process.env[name] ?? "") !== "") ? proxied(headers) : direct(headers)
-    ),
-    (transport) => Effect.promise(transport.close)
+  const poster = yield* Effect.acquireRelease(
+    Effect.sync(() => AdminHttp.makePoster(settings)),
+    (poster) => Effect.promise(poster.close)
   )
-  const bases = settings.adminAddresses.map((address) => address.replace(/\/+$/, ""))
-
-  const timeoutMillis = Duration.toMillis(settings.adminTimeout)
-  const noAnswer = `no answer within ${Duration.format(settings.adminTimeout)}`
-
-  /**
-   * One POST: `settle` gets undefined when the admin took it, else what went wrong, within `adminTimeout` (the
-   * answer included), never before this returns; what it returns aborts it, and `settle` is then not called. The bound is a timer, not
-   * `Effect.timeout`, which races two fibers and a sleep per request: under load, with many small callback
-   * batches, those were among the largest shares of what outlived the young generation (a sampling heap
-   * profile of the survivors), and without them ~20% fewer bytes were promoted per scavenge (`--trace-gc-nvp`).
-   */
-  const postOne = (url: string, body: string, settle: (problem: string | undefined) => void): () => void => {
-    let settled = false
-    const finish = (problem: string | undefined) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      settle(problem)
-    }
-    const timer = setTimeout(() => {
-      finish(noAnswer)
-      abort()
-    }, timeoutMillis)
-    let abort = () => {}
-    try {
-      abort = transport.post(
-        url,
-        body,
-        (answer) =>
-          finish(answer instanceof Error ? `unreachable (${answer.message})` : judge(answer.status, answer.text))
-      )
-    } catch (error) {
-      // Node refuses some requests at once (a header it will not send, say): a failed attempt like any other,
-      // answered later like the others.
-      const problem = `could not be sent (${error instanceof Error ? error.message : String(error)})`
-      queueMicrotask(() => finish(problem))
-    }
-    return () => {
-      settled = true
-      clearTimeout(timer)
-      abort()
-    }
-  }
-
-  /**
-   * Tries each admin in order until one answers code 200; `done` gets undefined then, else an AdminError with
-   * what each answered. Plain callbacks, so that a callback batch costs no fiber (see `unsafeCallback`); what
-   * it returns aborts the attempt under way, and `done` is then not called.
-   */
-  const postNow = (name: string, body: string, done: (error: AdminError | undefined) => void): () => void => {
-    const attempts: Array<string> = []
-    let aborted = false
-    let abortAttempt = () => {}
-    const attempt = (index: number) => {
-      if (index === bases.length) return done(new AdminError({ operation: name, attempts }))
-      const url = `${bases[index]}/api/${name}`
-      abortAttempt = postOne(url, body, (problem) => {
-        if (aborted) return
-        if (problem === undefined) return done(undefined)
-        attempts.push(`${url} ${problem}`)
-        attempt(index + 1)
-      })
-    }
-    // With no admin at all, the error too comes after this returns.
-    if (bases.length > 0) attempt(0)
-    else {
-      queueMicrotask(() => {
-        if (!aborted) attempt(0)
-      })
-    }
-    return () => {
-      aborted = true
-      abortAttempt()
-    }
-  }
-
+  /** Posts with plain callbacks: `done` gets undefined once an admin took it, else the error. */
+  const postNow = (operation: Operation, body: string, done: (error: AdminError | undefined) => void) =>
+    poster.post(
+      operation,
+      body,
+      (attempts) => done(attempts === undefined ? undefined : new AdminError({ operation, attempts }))
+    )
   /** `postNow` as an Effect: interrupting it aborts the request. */
-  const post = (name: string, body: string) =>
+  const post = (operation: Operation, body: string) =>
     Effect.async<void, AdminError>((resume) => {
-      const abort = postNow(name, body, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
+      const abort = postNow(operation, body, (error) => resume(error === undefined ? Effect.void : Effect.fail(error)))
       return Effect.sync(abort)
     })
-
-  return {
-    registry: (param) => post("registry", JSON.stringify(param)),
-    registryRemove: (param) => post("registryRemove", JSON.stringify(param)),
-    callback: (items) => post("callback", encodeCallbackJson(items, settings.protocol)),
-    unsafeCallback: (items, done) => postNow("callback", encodeCallbackJson(items, settings.protocol), done)
-  } satisfies Service
+  const callbackBody = (items: ReadonlyArray<CallbackItem>) => encodeCallbackJson(items, settings.protocol)
+  return AdminHttp.withPlainCallback(
+    AdminClient.of({
+      registry: (param) => post("registry", JSON.stringify(param)),
+      registryRemove: (param) => post("registryRemove", JSON.stringify(param)),
+      callback: (items) => post("callback", callbackBody(items))
+    }),
+    // The outbox's hot path: a callback batch without a fiber.
+    (items, done) => postNow("callback", callbackBody(items), done)
+  )
 })
 
 /**
+ * The admin client of `make`, as a layer.
+ *
+ * @example
+ * ```ts
+ * import { AdminClient, ExecutorConfig } from "effect-xxl-job"
+ * import { Layer } from "effect"
+ *
+ * const AdminLive = AdminClient.layer.pipe(
+ *   Layer.provide(ExecutorConfig.layer({ adminAddresses: "http://127.0.0.1:8080/xxl-job-admin", appName: "my-app" }))
+ * )
+ * ```
+ *
  * @since 1.0.0
  * @category layers
  */

@@ -8,6 +8,9 @@
  * - `MockAdmin.layerHttp(jobs)`: an executor and an admin over real HTTP on loopback, as in production.
  * - `MockAdmin.serve(options)`: only the admin, over HTTP on loopback, for executors running elsewhere.
  *
+ * Any of them can be made flaky while it runs, per endpoint: down, HTTP 5xx, an HTML login page, slow, or
+ * `{"code":500}` (`setFault`, `Fault`), to test that results still arrive once the admin is back.
+ *
  * @example
  * ```ts
  * import { assert, it } from "@effect/vitest"
@@ -30,11 +33,13 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Deferred from "effect/Deferred"
@@ -46,15 +51,17 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs"
-import { createServer } from "node:http"
+import { createServer, STATUS_CODES } from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { AdminClient } from "./AdminClient.js"
+import * as AdminClient from "./AdminClient.js"
 import * as Executor from "./Executor.js"
 import * as ExecutorConfig from "./ExecutorConfig.js"
+import { judge } from "./internal/adminHttp.js"
 import { Endpoints } from "./internal/endpoints.js"
 import * as Engine from "./internal/engine.js"
 import * as OutboxStore from "./internal/outboxStore.js"
+import { encodeCallbackJson } from "./internal/wireCodecs.js"
 import type * as Job from "./Job.js"
 import * as JobLog from "./JobLog.js"
 import * as Wire from "./Wire.js"
@@ -122,6 +129,116 @@ export interface Triggered {
 export class MockAdminError extends Data.TaggedError("MockAdminError")<{ readonly message: string }> {}
 
 /**
+ * An admin endpoint the executor calls: `api/registry`, `api/registryRemove` or `api/callback`.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type Endpoint = AdminClient.Operation
+
+const endpoints: ReadonlyArray<Endpoint> = ["registry", "registryRemove", "callback"]
+
+/**
+ * A way the admin misbehaves on an endpoint, as real admins (and what stands in front of them) do. In process
+ * the executor's admin client fails as an HTTP client would, with an `AdminError` whose attempt says so.
+ *
+ * @example
+ * ```ts
+ * import { MockAdmin } from "effect-xxl-job/testing"
+ *
+ * MockAdmin.Fault.Down()                                   // connections reset: "unreachable"
+ * MockAdmin.Fault.HttpError({ status: 502 })               // HTTP 502 Bad Gateway
+ * MockAdmin.Fault.LoginPage()                              // an HTML login page with HTTP 200
+ * MockAdmin.Fault.Slow({ delay: "5 seconds" })             // answers late (past adminTimeout: "no answer")
+ * MockAdmin.Fault.Refuse({ msg: "database unavailable" })  // {"code":500,"msg":"database unavailable"}
+ * ```
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type Fault = Data.TaggedEnum<{
+  /** Down: the connection is reset once the request is in, and nothing is answered. */
+  Down: {}
+  /** Answers HTTP `status` (a 5xx, say) with its reason phrase as the body. */
+  HttpError: { readonly status: number }
+  /** Answers an HTML login page with HTTP 200, as a single sign-on proxy in front of the admin does. */
+  LoginPage: {}
+  /** Answers as it would, after `delay`; past the executor's `adminTimeout`, the executor gives up first. */
+  Slow: { readonly delay: Duration.DurationInput }
+  /** Answers `{"code":500,"msg":msg}`: the admin refuses the call. */
+  Refuse: { readonly msg: string }
+}>
+
+/**
+ * Constructors and matchers of `Fault`.
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const Fault = Data.taggedEnum<Fault>()
+
+/**
+ * Faults to start with: one for every endpoint, or one per endpoint.
+ *
+ * @example
+ * ```ts
+ * import { MockAdmin } from "effect-xxl-job/testing"
+ *
+ * // Registers executors, refuses their results until `clearFault`.
+ * const admin = MockAdmin.serve({ faults: { callback: MockAdmin.Fault.Refuse({ msg: "database unavailable" }) } })
+ * ```
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type Faults = Fault | { readonly [E in Endpoint]?: Fault | undefined }
+
+/**
+ * A request an executor made to the admin, answered normally or with a fault.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface AdminRequest {
+  /** Undefined for a path that is none of the admin's endpoints (a wrong context path, say). */
+  readonly endpoint: Endpoint | undefined
+  /** The path requested, e.g. `/xxl-job-admin/api/callback`. */
+  readonly path: string
+  /** The headers as sent, names in lower case (in process: none). */
+  readonly headers: Readonly<Record<string, string>>
+  /** The body as sent (in process: the JSON the executor's HTTP client would have sent). */
+  readonly body: string
+  readonly at: Date
+  /** The fault the request met; undefined when it was answered normally. */
+  readonly fault: Fault | undefined
+}
+
+/**
+ * The mock admin: drives an executor as the admin does, records what it was told, and misbehaves on demand.
+ *
+ * @example
+ * ```ts
+ * import { assert, it } from "@effect/vitest"
+ * import { Effect, TestClock } from "effect"
+ * import { Job } from "effect-xxl-job"
+ * import { MockAdmin } from "effect-xxl-job/testing"
+ *
+ * const jobs = Job.registry(Job.make({ name: "report", run: Effect.succeed("done") }))
+ *
+ * it.effect("a result survives an admin that answers 503 for a while", () =>
+ *   Effect.gen(function*() {
+ *     const admin = yield* MockAdmin.MockAdmin
+ *     yield* admin.setFault(MockAdmin.Fault.HttpError({ status: 503 }), "callback")
+ *     const { logId } = yield* admin.trigger({ handler: "report" })
+ *     yield* TestClock.adjust("1 second")
+ *     const refused = (yield* admin.requests).filter((request) => request.fault !== undefined)
+ *     assert.isNotEmpty(refused)
+ *     yield* admin.clearFault()
+ *     yield* TestClock.adjust("2 seconds") // the executor's next retry
+ *     assert.strictEqual((yield* admin.result(logId)).handleMsg, "done")
+ *   }).pipe(Effect.provide(MockAdmin.layer(jobs))))
+ * ```
+ *
  * @since 1.0.0
  * @category models
  */
@@ -133,6 +250,16 @@ export interface Service {
   readonly callbacks: Effect.Effect<ReadonlyArray<Wire.CallbackItem>>
   /** The executor addresses currently registered. */
   readonly executors: Effect.Effect<ReadonlyArray<string>>
+  /** Every request an executor made to the admin, in arrival order, faulted ones included. */
+  readonly requests: Effect.Effect<ReadonlyArray<AdminRequest>>
+  /**
+   * Makes `endpoint` (every endpoint when none is named) misbehave as `fault` until it is cleared or set
+   * again, from the next request on. A faulted request is recorded in `requests` only: no registration, no
+   * callback.
+   */
+  readonly setFault: (fault: Fault, endpoint?: Endpoint | undefined) => Effect.Effect<void>
+  /** Ends the fault on `endpoint` (on every endpoint when none is named): it answers normally again. */
+  readonly clearFault: (endpoint?: Endpoint | undefined) => Effect.Effect<void>
   readonly trigger: (options: TriggerOptions) => Effect.Effect<Triggered, MockAdminError>
   /** Waits for the first result of a run (default: 30 s). */
   readonly result: (
@@ -173,9 +300,22 @@ type Transport = (
   executor?: string | undefined
 ) => Effect.Effect<Wire.Reply, MockAdminError>
 
-/** What the admin has been told: registrations and results, with waiters for results to come. */
-const makeRecorder = () => {
+/**
+ * What the admin has been told (registrations and results, with waiters for results to come, and every
+ * request), and the faults it is to answer with.
+ */
+const makeRecorder = (initialFaults: Faults | undefined) => {
   const registrations: Array<Registration> = []
+  const requests: Array<AdminRequest> = []
+  const faults = new Map<Endpoint, Fault>()
+  const setFault = (fault: Fault | undefined, endpoint: Endpoint | undefined) => {
+    for (const each of endpoint === undefined ? endpoints : [endpoint]) {
+      if (fault === undefined) faults.delete(each)
+      else faults.set(each, fault)
+    }
+  }
+  if (initialFaults !== undefined && "_tag" in initialFaults) setFault(initialFaults as Fault, undefined)
+  else for (const endpoint of endpoints) setFault(initialFaults?.[endpoint], endpoint)
   const callbacks: Array<Wire.CallbackItem> = []
   const waiters = new Map<number, Deferred.Deferred<Wire.CallbackItem>>()
   const waiter = (logId: number) => {
@@ -198,7 +338,17 @@ const makeRecorder = () => {
   return {
     registrations,
     callbacks,
+    requests,
     waiter,
+    setFault: (fault: Fault | undefined, endpoint: Endpoint | undefined) =>
+      Effect.sync(() => setFault(fault, endpoint)),
+    /** Records a request, and gives the fault it meets. */
+    request: (request: Omit<AdminRequest, "at" | "fault">) =>
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        const fault = request.endpoint === undefined ? undefined : faults.get(request.endpoint)
+        requests.push({ ...request, at: new Date(now), fault })
+        return fault
+      }),
     register: (kind: Registration["kind"], param: Wire.RegistryParam) =>
       Effect.sync(() => {
         registrations.push({ kind, appName: param.registryKey, address: param.registryValue, at: new Date() })
@@ -298,6 +448,9 @@ const makeService = (
     registrations: Effect.sync(() => [...recorder.registrations]),
     callbacks: Effect.sync(() => [...recorder.callbacks]),
     executors: Effect.sync(recorder.liveExecutors),
+    requests: Effect.sync(() => [...recorder.requests]),
+    setFault: (fault, endpoint) => recorder.setFault(fault, endpoint),
+    clearFault: (endpoint) => recorder.setFault(undefined, endpoint),
     trigger,
     result,
     run: (options) =>
@@ -318,13 +471,71 @@ const makeService = (
   }
 }
 
-/** An AdminClient that records straight into the mock admin. */
-const recordingClient = (recorder: Recorder) =>
-  AdminClient.of({
-    registry: (param) => recorder.register("registry", param),
-    registryRemove: (param) => recorder.register("registryRemove", param),
-    callback: (items) => recorder.receive(items)
+const loginPage = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n" +
+  "<body><form method=\"post\" action=\"/login\"><input name=\"username\"><input name=\"password\" " +
+  "type=\"password\"><button>Sign in</button></form></body></html>\n"
+
+/** The faults that answer something of their own (Down answers nothing, Slow what the admin would). */
+type AnsweringFault = Exclude<Fault, { readonly _tag: "Down" | "Slow" }>
+
+/** What an answering fault answers in place of the admin. */
+const faultAnswer = (
+  fault: AnsweringFault
+): { readonly status: number; readonly type: string; readonly body: string } => {
+  switch (fault._tag) {
+    case "HttpError":
+      return { status: fault.status, type: "text/plain", body: STATUS_CODES[fault.status] ?? "Error" }
+    case "LoginPage":
+      return { status: 200, type: "text/html;charset=UTF-8", body: loginPage }
+    case "Refuse":
+      return { status: 200, type: "application/json", body: JSON.stringify({ code: 500, msg: fault.msg }) }
+  }
+}
+
+/** Where the in-process admin "is", for the attempts of the errors its faults give. */
+const inProcessBase = "http://mock-admin.invalid/xxl-job-admin"
+
+/**
+ * An AdminClient that records straight into the mock admin, and meets its faults as the HTTP client would:
+ * an `AdminError` whose one attempt says what the admin did (a slow answer within `adminTimeout` is only late).
+ */
+const recordingClient = (recorder: Recorder, settings: ExecutorConfig.Settings) => {
+  const call = (endpoint: Endpoint, body: string, accept: Effect.Effect<void>) =>
+    Effect.flatMap(
+      recorder.request({ endpoint, path: `/xxl-job-admin/api/${endpoint}`, headers: {}, body }),
+      (fault): Effect.Effect<void, AdminClient.AdminError> => {
+        if (fault === undefined) return accept
+        const fail = (problem: AdminClient.AdminProblem) =>
+          new AdminClient.AdminError({
+            operation: endpoint,
+            attempts: [{ url: `${inProcessBase}/api/${endpoint}`, problem }]
+          })
+        if (fault._tag === "Down") {
+          const cause = Object.assign(new Error("the mock admin is down"), { code: "ECONNRESET" })
+          return Effect.fail(fail(AdminClient.AdminProblem.Unreachable({ cause })))
+        }
+        if (fault._tag === "Slow") {
+          const delay = Duration.decode(fault.delay)
+          return Duration.lessThan(delay, settings.adminTimeout)
+            ? Effect.zipRight(Effect.sleep(delay), accept)
+            : Effect.zipRight(
+              Effect.sleep(settings.adminTimeout),
+              Effect.fail(fail(AdminClient.AdminProblem.NoAnswer({ timeout: settings.adminTimeout })))
+            )
+        }
+        const answer = faultAnswer(fault)
+        // Judged as the HTTP client judges an answer, so that the problem is the one it would report.
+        const problem = judge(answer.status, answer.body)
+        return problem === undefined ? accept : Effect.fail(fail(problem))
+      }
+    )
+  return AdminClient.AdminClient.of({
+    registry: (param) => call("registry", JSON.stringify(param), recorder.register("registry", param)),
+    registryRemove: (param) =>
+      call("registryRemove", JSON.stringify(param), recorder.register("registryRemove", param)),
+    callback: (items) => call("callback", encodeCallbackJson(items, settings.protocol), recorder.receive(items))
   })
+}
 
 /**
  * An executor for `jobs` and a mock admin driving it in process: no sockets, the executor's own endpoints.
@@ -366,7 +577,7 @@ export const layerInProcess = <E, R>(
 ): Layer.Layer<MockAdmin | Engine.Parts | ExecutorConfig.ExecutorConfig, ExecutorConfig.ExecutorConfigError, R> =>
   // Built afresh each time the layer is: every test gets an admin of its own.
   Layer.suspend(() => {
-    const recorder = makeRecorder()
+    const recorder = makeRecorder(undefined)
     return Layer.effect(
       MockAdmin,
       Effect.gen(function*() {
@@ -383,7 +594,13 @@ export const layerInProcess = <E, R>(
       })
     ).pipe(
       Layer.provideMerge(Engine.layer(jobs)),
-      Layer.provide(Layer.succeed(AdminClient, recordingClient(recorder))),
+      Layer.provide(
+        Layer.effect(
+          AdminClient.AdminClient,
+          Effect.map(ExecutorConfig.ExecutorConfig, (settings) => recordingClient(recorder, settings))
+        )
+      ),
+      // In process, run logs and results stay in memory: nothing outlives the test.
       Layer.provide(JobLog.layerMemory),
       Layer.provide(OutboxStore.layerMemory),
       Layer.provideMerge(ExecutorConfig.layer({ appName: "mock-executor", ...options }))
@@ -416,6 +633,8 @@ export interface ServeOptions {
    * with files from its earlier runs around can start from the clock (`Math.floor(Date.now() / 1000)`).
    */
   readonly firstLogId?: number | undefined
+  /** Faults from the start (see `Service.setFault`); default none. */
+  readonly faults?: Faults | undefined
 }
 
 const adminReply = (reply: Wire.Reply) => HttpServerResponse.unsafeJson(reply)
@@ -429,26 +648,59 @@ const adminReply = (reply: Wire.Reply) => HttpServerResponse.unsafeJson(reply)
  */
 export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeError, Scope.Scope> =>
   Effect.gen(function*() {
-    const recorder = makeRecorder()
+    const recorder = makeRecorder(options.faults)
     const contextPath = (options.contextPath ?? "/xxl-job-admin").replace(/\/+$/, "")
     const token = options.accessToken ?? ""
-    const server = yield* NodeHttpServer.make(() => createServer(), {
+    const nodeServer = createServer()
+    // Idle connections kept 60 s, and said so in `Keep-Alive`, as the Java admin's embedded Tomcat does (Node's
+    // own 5 s would hide whether an executor lets its idle connections go by itself).
+    nodeServer.keepAliveTimeout = 60_000
+    const server = yield* NodeHttpServer.make(() => nodeServer, {
       port: options.port ?? 0,
       host: options.host ?? "127.0.0.1"
     })
+    // Closing does not wait for requests a Slow fault holds: they are cut.
+    yield* Effect.addFinalizer(() => Effect.sync(() => nodeServer.closeAllConnections()))
     const address = server.address
     const host = address._tag === "TcpAddress" ? address.hostname : "127.0.0.1"
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${
       address._tag === "TcpAddress" ? address.port : 0
     }${contextPath}`
+    const endpointOf = (path: string) => endpoints.find((endpoint) => path === `${contextPath}/api/${endpoint}`)
+
+    /** What the admin does under `fault`: an answer of the fault's own, else undefined to answer as usual. */
+    const meet = (fault: Fault, request: HttpServerRequest.HttpServerRequest) =>
+      Effect.gen(function*() {
+        if (fault._tag === "Down") {
+          NodeHttpServerRequest.toIncomingMessage(request).socket.resetAndDestroy()
+          // The reset ends the request (and interrupts this).
+          return yield* Effect.never
+        }
+        if (fault._tag === "Slow") {
+          yield* Effect.sleep(fault.delay)
+          return undefined
+        }
+        const answer = faultAnswer(fault)
+        return HttpServerResponse.text(answer.body, { status: answer.status, contentType: answer.type })
+      })
 
     const handle = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
+      const text = yield* request.text
+      const fault = yield* recorder.request({
+        endpoint: endpointOf(request.url),
+        path: request.url,
+        headers: { ...request.headers },
+        body: text
+      })
+      if (fault !== undefined) {
+        const answer = yield* meet(fault, request)
+        if (answer !== undefined) return answer
+      }
       if (request.method !== "POST") return adminReply(Wire.failure("invalid request, HttpMethod not support."))
       if (token !== "" && request.headers["xxl-job-access-token"] !== token) {
         return adminReply(Wire.failure("The access token is wrong."))
       }
-      const text = yield* request.text
       if (text.trim() === "") return adminReply(Wire.failure("invalid request, requestBody empty."))
       const json = yield* Effect.try(() => JSON.parse(text) as unknown)
       switch (request.url) {

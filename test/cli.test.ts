@@ -6,13 +6,13 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Http from "node:http"
 import * as Https from "node:https"
-import * as Net from "node:net"
+import type * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Executor, ExecutorConfig, Job } from "../src/index.js"
 import { MockAdmin } from "../src/testing.js"
+import { freePort } from "./helpers/net.js"
 import { selfSigned, tlsTitle } from "./helpers/tls.js"
 
 const bin = Path.join(import.meta.dirname, "..", "src", "bin.ts")
@@ -31,14 +31,6 @@ const cli = (...args: Array<string>) =>
       child.on("exit", (code) => resolve({ code, out }))
     })
   )
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 describe("effect-xxl-job run", () => {
   it.live(
@@ -118,30 +110,15 @@ describe("effect-xxl-job check", () => {
         assert.include(path.out, "with its context path")
 
         // A login page in front of the admin (an SSO proxy, say) answers HTML to everything.
-        const loginPage = yield* Effect.acquireRelease(
-          Effect.promise(() =>
-            new Promise<Http.Server>((resolve) => {
-              const server = Http.createServer((_request, response) => {
-                response.writeHead(200, { "content-type": "text/html" })
-                response.end("<!DOCTYPE html><html><body><form>Sign in</form></body></html>")
-              })
-              server.listen(0, "127.0.0.1", () => resolve(server))
-            })
-          ),
-          (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
-        )
-        const html = yield* cli(
-          "check",
-          "--admin",
-          `http://127.0.0.1:${(loginPage.address() as Net.AddressInfo).port}/xxl-job-admin`,
-          "--app",
-          "demo"
-        )
+        const behindLogin = yield* MockAdmin.serve({ faults: MockAdmin.Fault.LoginPage() })
+        const html = yield* cli("check", "--admin", behindLogin.url!, "--app", "demo")
         assert.strictEqual(html.code, 1)
-        assert.include(html.out, "answered HTML")
+        assert.include(html.out, `${behindLogin.url}/api/registry answered HTML`)
         assert.include(html.out, "not a login page")
+        assert.deepStrictEqual((yield* behindLogin.requests).map((request) => request.endpoint), ["registry"])
 
-        const none = yield* cli("check", "--admin", `http://127.0.0.1:${yield* Effect.promise(freePort)}`, "--app", "x")
+        // Nothing listens there.
+        const none = yield* cli("check", "--admin", `http://127.0.0.1:${yield* freePort}`, "--app", "x")
         assert.strictEqual(none.code, 1)
         assert.include(none.out, "is the admin running")
       }),
@@ -180,7 +157,7 @@ describe("effect-xxl-job admin", () => {
         yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
         const jobsFile = Path.join(dir, "jobs.json")
         Fs.writeFileSync(jobsFile, JSON.stringify([{ jobId: 1, handler: "hello", schedule: { everySeconds: 1 } }]))
-        const port = yield* Effect.promise(freePort)
+        const port = yield* freePort
         const child = ChildProcess.spawn(
           process.execPath,
           ["--import", "tsx", bin, "admin", "--jobs-file", jobsFile, "--port", String(port)],

@@ -11,6 +11,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { DevAdmin } from "../src/dev.js"
 import { Executor, ExecutorConfig, Job } from "../src/index.js"
+import { waitUntil } from "./helpers/wait.js"
 
 describe("schedules", () => {
   it.effect("a cron expression fires at its times (seconds first, ? allowed), by the Effect clock", () =>
@@ -129,15 +130,6 @@ const executorProcess = (adminUrl: string) =>
     ({ child }) => Effect.sync(() => child.kill("SIGKILL"))
   )
 
-const waitFor = (what: string, check: () => Effect.Effect<boolean>, timeoutMs = 20_000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!(yield* check())) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting for ${what}`)
-      yield* Effect.sleep(Duration.millis(20))
-    }
-  })
-
 describe("routing over two executors", () => {
   it.scopedLive(
     "first, last, round robin, sharding broadcast, busyover and failover pick executors as the admin does",
@@ -155,7 +147,7 @@ describe("routing over two executors", () => {
           ]
         })
         const processes = [yield* executorProcess(dev.admin.url!), yield* executorProcess(dev.admin.url!)]
-        yield* waitFor("two executors", () => Effect.map(dev.admin.executors, (list) => list.length === 2))
+        yield* waitUntil("two executors", Effect.map(dev.admin.executors, (list) => list.length === 2), 20_000)
         const [a, b] = [...(yield* dev.admin.executors)].sort()
         const sentTo = (jobId: number) => Effect.map(dev.trigger(jobId), (sent) => sent.map((t) => t.executor))
 
@@ -173,23 +165,26 @@ describe("routing over two executors", () => {
         // /idleBeat then says busy, so the next trigger goes to the second.
         const busy = yield* dev.trigger(5, "30000")
         assert.deepStrictEqual(busy.map((t) => t.executor), [a])
-        yield* waitFor("the run to start", () =>
-          Effect.map(Effect.either(dev.admin.call("/idleBeat", "{\"jobId\":5}", a)), (r) =>
-            r._tag === "Right" && r.right.code === 500))
+        yield* waitUntil(
+          "the run to start",
+          Effect.map(
+            Effect.either(dev.admin.call("/idleBeat", "{\"jobId\":5}", a)),
+            (r) => r._tag === "Right" && r.right.code === 500
+          ),
+          20_000
+        )
         assert.deepStrictEqual(yield* sentTo(5), [b])
 
         // Failover: the first executor dies without leaving the registry; /beat finds the second.
-        processes.find(({ output }) =>
-          output.text.includes(`registered as ${a}`)
-        )!.child.kill("SIGKILL")
-        yield* waitFor("the first executor to be gone", () =>
-          Effect.map(Effect.either(dev.admin.call("/beat", undefined, a)), (r) =>
-            r._tag === "Left"))
+        processes.find(({ output }) => output.text.includes(`registered as ${a}`))!.child.kill("SIGKILL")
+        yield* waitUntil(
+          "the first executor to be gone",
+          Effect.map(Effect.either(dev.admin.call("/beat", undefined, a)), (r) => r._tag === "Left"),
+          20_000
+        )
         const failover = yield* dev.trigger(6)
         assert.deepStrictEqual(
-          failover.map((t) =>
-            t.executor
-          ),
+          failover.map((t) => t.executor),
           [b]
         )
         assert.strictEqual((yield* dev.admin.result(failover[0].logId, "10 seconds")).handleMsg, "failover")

@@ -7,11 +7,12 @@ import { createClient } from "@redis/client"
 import { Duration, Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
+
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { JobLog } from "../src/index.js"
 import * as JobLogRedis from "../src/internal/jobLogRedis.js"
+import { freePort } from "./helpers/net.js"
 
 const sharedUrl = "redis://127.0.0.1:6379"
 const D = new Date(2026, 10, 23, 12, 30).getTime()
@@ -126,22 +127,12 @@ describe("JobLogRedis", () => {
   )
 })
 
-/** A free TCP port on 127.0.0.1. */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = Net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as Net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-
 /**
  * A redis-server of our own that keeps what it took across a stop (append-only file, fsync always), so the
  * test sees what the store wrote before the outage and after it.
  */
 const privateRedis = Effect.gen(function*() {
-  const port = yield* Effect.promise(freePort)
+  const port = yield* freePort
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-redis-"))
   let child: ChildProcess.ChildProcess | undefined
   const start = Effect.promise(() =>

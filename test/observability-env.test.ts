@@ -1,6 +1,7 @@
 /**
  * Observability from the environment. Tracing: with OTEL_EXPORTER_OTLP_ENDPOINT set, an executor from `layerFromEnv` sends
- * its run spans as OTLP JSON to that endpoint (a loopback sink here); without it, it sends nothing.
+ * its run spans as OTLP JSON to that endpoint (a loopback collector here); without it, it sends nothing. The
+ * executors register with the mock admin.
  */
 import { assert, describe, it } from "@effect/vitest"
 import type { Console } from "effect"
@@ -12,10 +13,11 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { Executor, Job } from "../src/index.js"
 import * as Otlp from "../src/internal/otlp.js"
+import { MockAdmin } from "../src/testing.js"
 
 const Hello = Job.make({ name: "hello", run: Effect.succeed("hi") })
 
-/** A loopback sink for OTLP and the admin's API alike: every POST body, by path; every answer code 200. */
+/** A loopback OTLP collector: every POST body, by path; every export accepted. */
 const otlpSink = Effect.acquireRelease(
   Effect.async<{ url: string; bodies: Array<{ path: string; body: string }>; close: () => void }>((resume) => {
     const bodies: Array<{ path: string; body: string }> = []
@@ -26,7 +28,7 @@ const otlpSink = Effect.acquireRelease(
       req.on("end", () => {
         bodies.push({ path: req.url ?? "", body })
         res.writeHead(200, { "content-type": "application/json" })
-        res.end("{\"code\":200}")
+        res.end("{}")
       })
     })
     server.listen(0, "127.0.0.1", () =>
@@ -42,10 +44,10 @@ const otlpSink = Effect.acquireRelease(
   (sink) => Effect.sync(sink.close)
 )
 
-/** An executor's environment on loopback, with the sink as its admin, plus `extra`. */
-const environment = (sinkUrl: string, logPath: string, extra: Record<string, string>) =>
+/** An executor's environment on loopback, with its admin at `adminUrl`, plus `extra`. */
+const environment = (adminUrl: string, logPath: string, extra: Record<string, string>) =>
   new Map(Object.entries({
-    XXL_JOB_ADMIN_ADDRESSES: `${sinkUrl}/xxl-job-admin`,
+    XXL_JOB_ADMIN_ADDRESSES: adminUrl,
     XXL_JOB_EXECUTOR_IP: "127.0.0.1",
     XXL_JOB_EXECUTOR_HOST: "127.0.0.1",
     XXL_JOB_EXECUTOR_PORT: "0",
@@ -103,8 +105,9 @@ describe("tracing from OTEL_* variables", () => {
   it.live("an executor from the environment sends its run spans and its metrics to the OTLP endpoint", () =>
     Effect.gen(function*() {
       const sink = yield* otlpSink
+      const admin = yield* MockAdmin.serve()
       const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-otlp-"))
-      const env = environment(sink.url, logPath, {
+      const env = environment(admin.url!, logPath, {
         XXL_JOB_EXECUTOR_APPNAME: "otlp-app",
         OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
         OTEL_SERVICE_NAME: "my-executor"
@@ -140,20 +143,23 @@ describe("tracing from OTEL_* variables", () => {
       assert.include(traces, "xxl.job.handler")
       const metrics = sink.bodies.filter((b) => b.path === "/v1/metrics").map((b) => b.body).join("\n")
       assert.include(metrics, "xxl_job_runs_total")
+      // The admin, not the collector, got the registration and the result.
+      assert.deepStrictEqual(sink.bodies.filter((b) => b.path.includes("/api/")), [])
+      assert.deepStrictEqual((yield* admin.callbacks).map((item) => [item.logId, item.handleCode]), [[1, 200]])
     }).pipe(Effect.scoped))
 })
 
 describe("executor log format from XXL_JOB_EXECUTOR_LOG_FORMAT", () => {
   it.live("json: one object a line with level and message, and never the access token", () =>
     Effect.gen(function*() {
-      const sink = yield* otlpSink
+      const admin = yield* MockAdmin.serve()
       const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-logfmt-"))
       const lines: Array<string> = []
       // The current console, with its plain-call side writing into `lines` (Effect's loggers use that side).
       const current = yield* Effect.console
       const keep = (...args: ReadonlyArray<unknown>) => void lines.push(args.map(String).join(" "))
       const capture: Console.Console = { ...current, unsafe: { ...current.unsafe, log: keep, error: keep } }
-      const env = environment(sink.url, logPath, {
+      const env = environment(admin.url!, logPath, {
         XXL_JOB_ACCESS_TOKEN: "s3cret-token",
         XXL_JOB_EXECUTOR_APPNAME: "json-logs",
         XXL_JOB_EXECUTOR_LOG_FORMAT: "json"

@@ -8,9 +8,19 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { AdminClient, ExecutorConfig, JobLog, Wire } from "../src/index.js"
+import { withPlainCallback } from "../src/internal/adminHttp.js"
 import * as Outbox from "../src/internal/outbox.js"
 import * as OutboxStore from "../src/internal/outboxStore.js"
 import * as RunLogs from "../src/internal/runLogs.js"
+
+/** A callback that no admin took: the one admin is down. */
+const adminDown = new AdminClient.AdminError({
+  operation: "callback",
+  attempts: [{
+    url: "http://127.0.0.1:1/xxl-job-admin/api/callback",
+    problem: AdminClient.AdminProblem.Unreachable({ cause: new Error("connect ECONNREFUSED 127.0.0.1:1") })
+  }]
+})
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-outbox-"))
 const item = (logId: number, handleCode = 200) =>
@@ -147,7 +157,7 @@ const flakyAdmin = (
         attempts++
         const scripted = answer(attempts)
         if (scripted !== undefined) return scripted
-        if (state.down) return Effect.fail(new AdminClient.AdminError({ operation: "callback", attempts: ["down"] }))
+        if (state.down) return Effect.fail(adminDown)
         accepted.push(...items.map((i) => i.logId))
         return Effect.void
       })
@@ -224,20 +234,25 @@ describe("Outbox", () => {
     Effect.gen(function*() {
       const dir = tempDir()
       const store = Layer.scoped(OutboxStore.OutboxStore, OutboxStore.makeFile(dir))
-      const calls: Array<{ readonly logIds: Array<number>; readonly done: (error?: AdminClient.AdminError) => void }> =
-        []
+      const calls: Array<{
+        readonly logIds: Array<number>
+        readonly done: (error: AdminClient.AdminError | undefined) => void
+      }> = []
       const aborted: Array<number> = []
       const plain = {
-        client: AdminClient.AdminClient.of({
-          registry: () => Effect.void,
-          registryRemove: () => Effect.void,
-          callback: () => Effect.die("the outbox should use the plain form"),
-          unsafeCallback: (items, done) => {
+        // The engine's private plain form, as AdminClient.make gives its own clients.
+        client: withPlainCallback(
+          AdminClient.AdminClient.of({
+            registry: () => Effect.void,
+            registryRemove: () => Effect.void,
+            callback: () => Effect.die("the outbox should use the plain form")
+          }),
+          (items, done) => {
             const call = { logIds: items.map((i) => i.logId), done }
             calls.push(call)
             return () => aborted.push(...call.logIds)
           }
-        })
+        )
       }
       const nextTurn = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 0)))
       yield* Effect.scoped(Effect.gen(function*() {
@@ -245,10 +260,10 @@ describe("Outbox", () => {
         outbox.offer(item(1))
         yield* nextTurn
         assert.deepStrictEqual(calls.map((call) => call.logIds), [[1]])
-        calls[0].done(new AdminClient.AdminError({ operation: "callback", attempts: ["down"] }))
+        calls[0].done(adminDown)
         yield* TestClock.adjust(Duration.seconds(1))
         assert.deepStrictEqual(calls.map((call) => call.logIds), [[1], [1]])
-        calls[1].done()
+        calls[1].done(undefined)
         assert.strictEqual(yield* outbox.backlog, 0)
         outbox.offer(item(2))
         yield* nextTurn

@@ -1,7 +1,7 @@
 /**
  * The protocol doc's black-box conformance cases (section 11, all but the GLUE script ones), end to end over
  * real HTTP on loopback: raw requests to the executor for the transport cases, the mock admin for runs and
- * their results, and small raw `node:http` admins where the case is about what the executor sends.
+ * their results, and for what the executor sends to the admin (its recorded requests, its faults).
  *
  * Expected strings are written out literally (from the protocol doc and the observed Java executor), not
  * taken from `Messages`, so a wrong message in src fails here.
@@ -12,12 +12,12 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Net from "node:net"
-import type { AddressInfo } from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
 import { Executor, ExecutorConfig, Job } from "../src/index.js"
 import { MockAdmin } from "../src/testing.js"
+import { waitUntil } from "./helpers/wait.js"
 
 // ---------------------------------------------------------------------------------------------------------
 // Jobs
@@ -238,15 +238,6 @@ const resultOf = (admin: MockAdmin.Service, logId: number, timeout: Duration.Dur
   Effect.map(admin.result(logId, timeout), (item) => [item.handleCode, item.handleMsg] as const)
 
 /** Polls `check` every 10 ms; dies after `timeoutMs`. */
-const waitUntil = (what: string, check: () => boolean, timeoutMs = 4000) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!check()) {
-      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting for ${what}`)
-      yield* Effect.sleep(Duration.millis(10))
-    }
-  })
-
 const waitForEvent = (event: string) => waitUntil(event, () => events.includes(event))
 
 const localDay = (epochMillis: number) => {
@@ -256,71 +247,30 @@ const localDay = (epochMillis: number) => {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// A raw admin: records every request, answers as told
+// What the executor sends the admin: the mock admin's requests, as sent
 // ---------------------------------------------------------------------------------------------------------
 
-interface Seen {
-  readonly url: string
-  readonly headers: Http.IncomingHttpHeaders
-  readonly body: string
+/** A request to the admin with its body parsed. */
+interface Post extends MockAdmin.AdminRequest {
   readonly json: any
-  readonly at: number
 }
 
-interface RawAdmin {
-  readonly url: string
-  readonly seen: Array<Seen>
-  readonly posts: (name: "registry" | "registryRemove" | "callback") => Array<Seen>
-}
+/** The requests `admin` got at `endpoint`, in arrival order, bodies parsed. */
+const posts = (admin: MockAdmin.Service, endpoint: MockAdmin.Endpoint) =>
+  Effect.map(admin.requests, (requests): Array<Post> =>
+    requests
+      .filter((request) => request.endpoint === endpoint)
+      .map((request) => ({ ...request, json: JSON.parse(request.body) })))
 
-/** A loopback admin; `answer` gives the JSON reply (and an optional delay) for each request. */
-const rawAdmin = (
-  answer: (seen: Seen, index: number) => { readonly body: unknown; readonly delayMs?: number } = () => ({
-    body: { code: 200, msg: null }
-  })
-) =>
-  Effect.acquireRelease(
-    Effect.async<RawAdmin & { readonly server: Http.Server }>((resume) => {
-      const seen: Array<Seen> = []
-      const server = Http.createServer((req, res) => {
-        let body = ""
-        req.setEncoding("utf8")
-        req.on("data", (chunk: string) => body += chunk)
-        req.on("end", () => {
-          let json: unknown
-          try {
-            json = JSON.parse(body)
-          } catch {
-            json = undefined
-          }
-          const entry: Seen = { url: req.url ?? "", headers: req.headers, body, json, at: Date.now() }
-          const sameKind = seen.filter((s) => s.url === entry.url).length
-          seen.push(entry)
-          const { body: reply, delayMs = 0 } = answer(entry, sameKind)
-          setTimeout(() => {
-            res.writeHead(200, { "content-type": "application/json" })
-            res.end(JSON.stringify(reply))
-          }, delayMs)
-        })
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const port = (server.address() as AddressInfo).port
-        resume(Effect.succeed({
-          url: `http://127.0.0.1:${port}/xxl-job-admin`,
-          seen,
-          server,
-          posts: (name) => seen.filter((s) => s.url === `/xxl-job-admin/api/${name}`)
-        }))
-      })
-    }),
-    (admin) =>
-      Effect.async<void>((resume) => {
-        admin.server.closeAllConnections()
-        admin.server.close(() => resume(Effect.void))
-      })
-  )
+/** Every callback item posted to `admin`, as sent (faulted posts included). */
+const callbackItems = (admin: MockAdmin.Service) =>
+  Effect.map(posts(admin, "callback"), (list): Array<any> => list.flatMap((post) => post.json as Array<any>))
 
-/** An executor pointed at raw admins, in a scope of its own that the test closes (or the test's scope). */
+/** Holds once `admin` has taken a result for `logId`. */
+const delivered = (admin: MockAdmin.Service, logId: number) =>
+  Effect.map(admin.callbacks, (items) => items.some((item) => item.logId === logId))
+
+/** An executor pointed at mock admins served over HTTP, in a scope of its own that the test closes (or the test's scope). */
 const startExecutor = (adminAddresses: string | ReadonlyArray<string>, options: ExecutorConfig.Options = {}) =>
   Effect.gen(function*() {
     const logPath = freshLogPath()
@@ -342,9 +292,6 @@ const startExecutor = (adminAddresses: string | ReadonlyArray<string>, options: 
     yield* Effect.addFinalizer(() => close)
     return { executor: Context.get(context, Executor.Executor), logPath, close }
   })
-
-const callbackItems = (admin: RawAdmin): Array<any> =>
-  admin.posts("callback").flatMap((post) => post.json as Array<any>)
 
 // ---------------------------------------------------------------------------------------------------------
 // Cases 1-6: transport and auth
@@ -822,14 +769,14 @@ describe("/log (cases 22-25)", () => {
 
   it.scopedLive("with the Redis store, another executor of the app answers /log for a run it did not execute", () =>
     Effect.gen(function*() {
-      const admin = yield* rawAdmin()
+      const admin = yield* MockAdmin.serve()
       // An app name of its own per test run, so its Redis keys are its own.
       const appName = `shared-logs-${process.pid}-${Date.now()}`
-      const first = yield* startExecutor(admin.url, { appName, logStore: "redis", logRetentionDays: 1 })
-      const second = yield* startExecutor(admin.url, { appName, logStore: "redis", logRetentionDays: 1 })
+      const first = yield* startExecutor(admin.url!, { appName, logStore: "redis", logRetentionDays: 1 })
+      const second = yield* startExecutor(admin.url!, { appName, logStore: "redis", logRetentionDays: 1 })
       const logDateTim = Date.now()
       assertOk(yield* run(first.executor.port, { jobId: 23, logId: 2301, handler: "lines", logDateTime: logDateTim }))
-      yield* waitUntil("the result", () => callbackItems(admin).some((item) => item.logId === 2301))
+      yield* waitUntil("the result", delivered(admin, 2301))
       // The first executor goes away (a replaced pod); the second still has the log.
       yield* first.close
       const page = yield* readLog(second.executor.port, { logDateTim, logId: 2301, fromLineNum: 1 })
@@ -841,9 +788,9 @@ describe("/log (cases 22-25)", () => {
   for (const logStore of ["file", "redis"] as const) {
     it.scopedLive(`the ${logStore} store keeps a flooded run's log within its cap: head, marker, tail, end`, () =>
       Effect.gen(function*() {
-        const admin = yield* rawAdmin()
+        const admin = yield* MockAdmin.serve()
         const appName = `capped-${logStore}-${process.pid}-${Date.now()}`
-        const { executor } = yield* startExecutor(admin.url, {
+        const { executor } = yield* startExecutor(admin.url!, {
           appName,
           logStore,
           logRetentionDays: 1,
@@ -859,7 +806,7 @@ describe("/log (cases 22-25)", () => {
             logDateTime: logDateTim
           })
         )
-        yield* waitUntil("the result", () => callbackItems(admin).some((item) => item.logId === 2401))
+        yield* waitUntil("the result", delivered(admin, 2401))
         const text = (yield* readLog(executor.port, { logDateTim, logId: 2401, fromLineNum: 1 })).logContent
         assert.isBelow(Buffer.byteLength(text), 22_000)
         const at = ["flood line 0 ", "log truncated", "flood line 1999 ", "execute end(finish)"].map((part) =>
@@ -931,11 +878,11 @@ describe("/log (cases 22-25)", () => {
 describe("registry (cases 26-28)", () => {
   it.scopedLive("26: registers at start with the token header, then every registry interval", () =>
     Effect.gen(function*() {
-      const admin = yield* rawAdmin()
-      const { executor } = yield* startExecutor(admin.url, { accessToken: "T", registryIntervalSeconds: 1 })
+      const admin = yield* MockAdmin.serve({ accessToken: "T" })
+      const { executor } = yield* startExecutor(admin.url!, { accessToken: "T", registryIntervalSeconds: 1 })
       assert.strictEqual(executor.address, `http://127.0.0.1:${executor.port}/`)
-      yield* waitUntil("two registry beats", () => admin.posts("registry").length >= 2, 3000)
-      const [first, second] = admin.posts("registry")
+      yield* waitUntil("two registry beats", Effect.map(posts(admin, "registry"), (list) => list.length >= 2), 3000)
+      const [first, second] = yield* posts(admin, "registry")
       assert.strictEqual(first.headers["xxl-job-access-token"], "T")
       assert.match(String(first.headers["content-type"]), /^application\/json/)
       assert.deepStrictEqual(first.json, {
@@ -944,7 +891,7 @@ describe("registry (cases 26-28)", () => {
         registryValue: executor.address
       })
       assert.deepStrictEqual(second.json, first.json)
-      const gap = second.at - first.at
+      const gap = second.at.getTime() - first.at.getTime()
       assert.isAtLeast(gap, 800)
       assert.isBelow(gap, 1600)
     }))
@@ -968,29 +915,34 @@ describe("registry (cases 26-28)", () => {
 
   it.scopedLive("27: with two admins, a code 500 from the first moves on to the second; a success ends the round", () =>
     Effect.gen(function*() {
-      const refusing = yield* rawAdmin(() => ({ body: { code: 500, msg: "not today" } }))
-      const accepting = yield* rawAdmin()
-      const spare = yield* rawAdmin()
-      const { executor } = yield* startExecutor([refusing.url, accepting.url, spare.url])
-      yield* waitUntil("a registry at the second admin", () => accepting.posts("registry").length >= 1)
-      assert.strictEqual(refusing.posts("registry").length, 1)
-      assert.isBelow(refusing.posts("registry")[0].at, accepting.posts("registry")[0].at + 1)
+      const refusing = yield* MockAdmin.serve({ faults: MockAdmin.Fault.Refuse({ msg: "not today" }) })
+      const accepting = yield* MockAdmin.serve()
+      const spare = yield* MockAdmin.serve()
+      const { executor } = yield* startExecutor([refusing.url!, accepting.url!, spare.url!])
+      yield* waitUntil(
+        "a registry at the second admin",
+        Effect.map(accepting.registrations, (list) => list.length >= 1)
+      )
+      const [refused] = yield* posts(refusing, "registry")
+      assert.strictEqual((yield* posts(refusing, "registry")).length, 1)
+      assert.strictEqual(refused.fault?._tag, "Refuse")
+      assert.isAtMost(refused.at.getTime(), (yield* accepting.registrations)[0].at.getTime())
       // Results take the same path.
       assertOk(yield* run(executor.port, { jobId: 27, logId: 2701, handler: "ok" }))
-      yield* waitUntil("a callback at the second admin", () => accepting.posts("callback").length >= 1)
-      assert.strictEqual(refusing.posts("callback").length, 1)
-      assert.deepStrictEqual(callbackItems(accepting).map((item) => item.logId), [2701])
+      yield* waitUntil("a callback at the second admin", delivered(accepting, 2701))
+      assert.strictEqual((yield* posts(refusing, "callback")).length, 1)
+      assert.deepStrictEqual((yield* callbackItems(accepting)).map((item) => item.logId), [2701])
       yield* Effect.sleep(Duration.millis(100))
-      assert.deepStrictEqual(spare.seen, [])
+      assert.deepStrictEqual(yield* spare.requests, [])
     }))
 
   it.scopedLive("28: a graceful stop sends one registryRemove and reports running and queued runs before it ends", () =>
     Effect.gen(function*() {
-      const admin = yield* rawAdmin()
+      const admin = yield* MockAdmin.serve()
       // No grace period: running jobs are interrupted at once (as Java ≤3.3 does).
-      const { close, executor } = yield* startExecutor(admin.url, { shutdownGraceSeconds: 0 })
-      yield* waitUntil("registration", () => admin.posts("registry").length >= 1)
-      const registered = admin.posts("registry")[0]
+      const { close, executor } = yield* startExecutor(admin.url!, { shutdownGraceSeconds: 0 })
+      yield* waitUntil("registration", Effect.map(admin.registrations, (list) => list.length >= 1))
+      const [registered] = yield* posts(admin, "registry")
       // No token configured: the header is still sent, empty (admin 3.3.0/3.3.1 require it).
       assert.strictEqual(registered.headers["xxl-job-access-token"], "")
       assertOk(yield* run(executor.port, { jobId: 28, logId: 2801, handler: "sleep", params: "5000" }))
@@ -999,16 +951,17 @@ describe("registry (cases 26-28)", () => {
       const started = Date.now()
       yield* close
       assert.isBelow(Date.now() - started, 3000)
-      const removes = admin.posts("registryRemove")
+      const removes = yield* posts(admin, "registryRemove")
       assert.strictEqual(removes.length, 1)
       assert.deepStrictEqual(removes[0].json, registered.json)
-      const results = new Map(callbackItems(admin).map((item) => [item.logId, [item.handleCode, item.handleMsg]]))
+      const items = yield* callbackItems(admin)
+      const results = new Map(items.map((item) => [item.logId, [item.handleCode, item.handleMsg]]))
       assert.deepStrictEqual(results.get(2801), [500, "web container destroy and kill the job. [job running, killed]"])
       assert.deepStrictEqual(
         results.get(2802),
         [500, "web container destroy and kill the job. [job not executed, in the job queue, killed.]"]
       )
-      assert.strictEqual(callbackItems(admin).length, 2)
+      assert.strictEqual(items.length, 2)
       assert.notInclude(events, "start:2802")
     }))
 })
@@ -1016,15 +969,18 @@ describe("registry (cases 26-28)", () => {
 describe("graceful drain", () => {
   it.scopedLive("runs finish within the grace period, triggers meanwhile are refused, the rest is killed after", () =>
     Effect.gen(function*() {
-      const admin = yield* rawAdmin()
-      const { close, executor } = yield* startExecutor(admin.url, { shutdownGraceSeconds: 1 })
-      yield* waitUntil("registration", () => admin.posts("registry").length >= 1)
+      const admin = yield* MockAdmin.serve()
+      const { close, executor } = yield* startExecutor(admin.url!, { shutdownGraceSeconds: 1 })
+      yield* waitUntil("registration", Effect.map(admin.registrations, (list) => list.length >= 1))
       assertOk(yield* run(executor.port, { jobId: 40, logId: 4001, handler: "sleep", params: "300" }))
       assertOk(yield* run(executor.port, { jobId: 40, logId: 4002, handler: "sleep", params: "200" }))
       assertOk(yield* run(executor.port, { jobId: 41, logId: 4101, handler: "sleep", params: "5000" }))
       yield* waitForEvent("start:4101")
       const closing = yield* Effect.fork(close)
-      yield* waitUntil("registryRemove", () => admin.posts("registryRemove").length >= 1)
+      yield* waitUntil(
+        "registryRemove",
+        Effect.map(admin.registrations, (list) => list.some((r) => r.kind === "registryRemove"))
+      )
       assert.deepStrictEqual(
         yield* run(executor.port, { jobId: 42, logId: 4201, handler: "ok" }),
         failure("executor is shutting down, trigger refused.")
@@ -1032,7 +988,9 @@ describe("graceful drain", () => {
       const started = Date.now()
       yield* closing.await
       assert.isBelow(Date.now() - started, 3000)
-      const results = new Map(callbackItems(admin).map((item) => [item.logId, [item.handleCode, item.handleMsg]]))
+      const results = new Map(
+        (yield* callbackItems(admin)).map((item) => [item.logId, [item.handleCode, item.handleMsg]])
+      )
       // The short runs (the queued one included) finished in the grace period; the long one was killed.
       assert.deepStrictEqual(results.get(4001), [200, "slept 300"])
       assert.deepStrictEqual(results.get(4002), [200, "slept 200"])
@@ -1048,18 +1006,20 @@ describe("graceful drain", () => {
 describe("callbacks (cases 29-31)", () => {
   it.scopedLive("29: a callback answered code 500 is posted again, the same items, until a 200; then never again", () =>
     Effect.gen(function*() {
-      const admin = yield* rawAdmin((seen, index) =>
-        seen.url.endsWith("/api/callback") && index === 0
-          ? { body: { code: 500, msg: "admin busy" } }
-          : { body: { code: 200, msg: null } }
-      )
-      const { executor, logPath } = yield* startExecutor(admin.url)
+      // The admin refuses callbacks until it has refused one.
+      const admin = yield* MockAdmin.serve({ faults: { callback: MockAdmin.Fault.Refuse({ msg: "admin busy" }) } })
+      const callbackPosts = posts(admin, "callback")
+      const { executor, logPath } = yield* startExecutor(admin.url!)
       const logDateTim = Date.now()
       assertOk(
         yield* run(executor.port, { jobId: 29, logId: 2901, handler: "echo", params: "once", logDateTime: logDateTim })
       )
-      yield* waitUntil("a second callback post", () => admin.posts("callback").length >= 2, 5000)
-      const [first, second] = admin.posts("callback")
+      yield* waitUntil("a first callback post", Effect.map(callbackPosts, (list) => list.length >= 1))
+      yield* admin.clearFault("callback")
+      yield* waitUntil("a second callback post", Effect.map(callbackPosts, (list) => list.length >= 2), 5000)
+      const [first, second] = yield* callbackPosts
+      assert.strictEqual(first.fault?._tag, "Refuse")
+      assert.isUndefined(second.fault)
       assert.deepStrictEqual(first.json, [
         {
           logId: 2901,
@@ -1070,10 +1030,11 @@ describe("callbacks (cases 29-31)", () => {
         }
       ])
       assert.deepStrictEqual(second.json, first.json)
-      assert.isAtLeast(second.at - first.at, 800)
+      assert.isAtLeast(second.at.getTime() - first.at.getTime(), 800)
       // Accepted: not sent again.
       yield* Effect.sleep(Duration.millis(400))
-      assert.strictEqual(admin.posts("callback").length, 2)
+      assert.strictEqual((yield* callbackPosts).length, 2)
+      assert.deepStrictEqual((yield* admin.callbacks).map((item) => item.logId), [2901])
       // The run's log says the first attempt failed and the delivery finished.
       const file = Path.join(logPath, localDay(logDateTim), "2901.log")
       yield* waitUntil(
@@ -1091,29 +1052,29 @@ describe("callbacks (cases 29-31)", () => {
   it.scopedLive("30: results finishing together are batched into one POST array (within callbackBatchSize)", () =>
     Effect.gen(function*() {
       // The admin is slow to answer, so results pile up behind the first POST as in Java's drainTo.
-      const admin = yield* rawAdmin((seen) =>
-        seen.url.endsWith("/api/callback") ? { body: { code: 200 }, delayMs: 250 } : { body: { code: 200 } }
-      )
-      const { executor } = yield* startExecutor(admin.url, { callbackBatchSize: 3 })
+      const admin = yield* MockAdmin.serve({
+        faults: { callback: MockAdmin.Fault.Slow({ delay: Duration.millis(250) }) }
+      })
+      const { executor } = yield* startExecutor(admin.url!, { callbackBatchSize: 3 })
       const at = Date.now() + 300
       const logIds = [3001, 3002, 3003, 3004, 3005]
       for (const [i, logId] of logIds.entries()) {
         assertOk(yield* run(executor.port, { jobId: 300 + i, logId, handler: "until", params: String(at) }))
       }
-      yield* waitUntil("all five results", () => callbackItems(admin).length >= 5, 4000)
-      const posts = admin.posts("callback")
-      const sizes = posts.map((post) => (post.json as Array<unknown>).length)
-      assert.deepStrictEqual(callbackItems(admin).map((item) => item.logId).sort(), logIds)
-      assert.isTrue(posts.every((post) => Array.isArray(post.json)), "every body is a JSON array")
+      yield* waitUntil("all five results", Effect.map(admin.callbacks, (items) => items.length >= 5), 4000)
+      const batches = yield* posts(admin, "callback")
+      const sizes = batches.map((post) => (post.json as Array<unknown>).length)
+      assert.deepStrictEqual((yield* callbackItems(admin)).map((item) => item.logId).sort(), logIds)
+      assert.isTrue(batches.every((post) => Array.isArray(post.json)), "every body is a JSON array")
       assert.isTrue(sizes.every((size) => size <= 3), `batches within the limit: ${sizes}`)
       assert.isTrue(sizes.some((size) => size >= 2), `some batch carries several results: ${sizes}`)
-      assert.isBelow(posts.length, 5)
+      assert.isBelow(batches.length, 5)
     }))
 
   it.scopedLive("31: every callback item carries handleCode and executeResult.code (and msg) with equal values", () =>
     Effect.gen(function*() {
-      const admin = yield* rawAdmin()
-      const { executor } = yield* startExecutor(admin.url)
+      const admin = yield* MockAdmin.serve()
+      const { executor } = yield* startExecutor(admin.url!)
       const logDateTim = Date.now()
       assertOk(yield* run(executor.port, { jobId: 311, logId: 3101, handler: "ok", logDateTime: logDateTim }))
       assertOk(yield* run(executor.port, { jobId: 312, logId: 3102, handler: "boom", logDateTime: logDateTim }))
@@ -1127,8 +1088,9 @@ describe("callbacks (cases 29-31)", () => {
           logDateTime: logDateTim
         })
       )
-      yield* waitUntil("three results", () => callbackItems(admin).length >= 3, 4000)
-      const byLogId = new Map(callbackItems(admin).map((item) => [item.logId, item]))
+      yield* waitUntil("three results", Effect.map(admin.callbacks, (items) => items.length >= 3), 4000)
+      const items = yield* callbackItems(admin)
+      const byLogId = new Map(items.map((item) => [item.logId, item]))
       assert.deepStrictEqual(byLogId.get(3101), {
         logId: 3101,
         logDateTim,
@@ -1149,7 +1111,7 @@ describe("callbacks (cases 29-31)", () => {
         handleMsg: "job execute timeout ",
         executeResult: { code: 502, msg: "job execute timeout " }
       })
-      for (const item of callbackItems(admin)) {
+      for (const item of items) {
         assert.strictEqual(item.executeResult.code, item.handleCode)
         assert.strictEqual(item.executeResult.msg, item.handleMsg)
       }

@@ -163,22 +163,65 @@ const adminCommand = Command.make(
 // check
 // ---------------------------------------------------------------------------------------------------------
 
-/** What to look at, for what an admin answered. */
-const hintFor = (attempt: string): string | undefined => {
-  if (/answered HTML|HTTP 404|HTTP 405|uri-mapping/.test(attempt)) {
-    return "the address must be the admin's base URL with its context path, e.g. http://host:8080/xxl-job-admin (not a page of its UI, not a login page behind a proxy)"
+const hints = {
+  contextPath:
+    "the address must be the admin's base URL with its context path, e.g. http://host:8080/xxl-job-admin (not a page of its UI, not a login page behind a proxy)",
+  token: "XXL_JOB_ACCESS_TOKEN (--token) must equal xxl.job.accessToken in the admin's application.properties",
+  certificate:
+    "an https:// admin whose certificate Node does not trust: for one signed by an internal CA, run with NODE_EXTRA_CA_CERTS=/path/to/ca.pem (read at start)",
+  unreachable: "is the admin running, and reachable from here? (a proxy: HTTP_PROXY / NO_PROXY)",
+  noAnswer: "the admin did not answer in time: is the address a real admin?"
+}
+
+/** Node's codes for a certificate it does not trust, or one that is not the host's. */
+const certificateCodes = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_NOT_YET_VALID",
+  "CERT_HAS_EXPIRED",
+  "CERT_CHAIN_TOO_LONG",
+  "CERT_REVOKED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "INVALID_CA",
+  "HOSTNAME_MISMATCH",
+  "ERR_TLS_CERT_ALTNAME_INVALID"
+])
+
+/** The `code` of an error (Node's, or the one it wraps), if it has one. */
+const codeOf = (cause: unknown): string | undefined => {
+  for (let error = cause; typeof error === "object" && error !== null; error = (error as { cause?: unknown }).cause) {
+    const code = (error as { code?: unknown }).code
+    if (typeof code === "string") return code
   }
-  if (/token/i.test(attempt)) {
-    return "XXL_JOB_ACCESS_TOKEN (--token) must equal xxl.job.accessToken in the admin's application.properties"
-  }
-  if (/certificate/.test(attempt)) {
-    return "an https:// admin whose certificate Node does not trust: for one signed by an internal CA, run with NODE_EXTRA_CA_CERTS=/path/to/ca.pem (read at start)"
-  }
-  if (/unreachable/.test(attempt)) {
-    return "is the admin running, and reachable from here? (a proxy: HTTP_PROXY / NO_PROXY)"
-  }
-  if (/no answer within/.test(attempt)) return "the admin did not answer in time: is the address a real admin?"
   return undefined
+}
+
+/** What to look at, for what went wrong at an admin. */
+const hintFor = (problem: AdminClient.AdminProblem): string | undefined => {
+  switch (problem._tag) {
+    case "NotProtocol":
+      return problem.kind === "html" ? hints.contextPath : undefined
+    case "HttpStatus":
+      return problem.status === 404 || problem.status === 405 ? hints.contextPath : undefined
+    case "Refused":
+      // The admin's own words: `uri-mapping(…) not found` for a wrong path, `The access token is wrong.`
+      return problem.msg?.includes("uri-mapping")
+        ? hints.contextPath
+        : /token/i.test(problem.msg ?? "")
+        ? hints.token
+        : undefined
+    case "Unreachable":
+      return certificateCodes.has(codeOf(problem.cause) ?? "") ? hints.certificate : hints.unreachable
+    case "NoAnswer":
+      return hints.noAnswer
+    case "NotSent":
+      return undefined
+  }
 }
 
 const checkCommand = Command.make(
@@ -211,8 +254,8 @@ const checkCommand = Command.make(
       if (registered._tag === "Left") {
         yield* Console.log(`✗ registry with ${options.admin} failed`)
         for (const attempt of registered.left.attempts) {
-          yield* Console.log(`  ${attempt}`)
-          const hint = hintFor(attempt)
+          yield* Console.log(`  ${AdminClient.formatAttempt(attempt)}`)
+          const hint = hintFor(attempt.problem)
           if (hint !== undefined) yield* Console.log(`  → ${hint}`)
         }
         process.exitCode = 1

@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import { AdminClient, type AdminError } from "../AdminClient.js"
 import { ExecutorConfig } from "../ExecutorConfig.js"
 import type { CallbackItem } from "../Wire.js"
+import { plainCallbackOf } from "./adminHttp.js"
 import { whileClosing } from "./closing.js"
 import * as Messages from "./messages.js"
 import * as Metrics from "./metrics.js"
@@ -78,6 +79,8 @@ export const make = Effect.gen(function*() {
   const runFork = yield* FiberSet.makeRuntime<never, void, AdminError>()
   // A span per callback batch only with a tracer that exports it (see internal/tracing).
   const tracing = yield* isTracing
+  // The client's plain form, when it has one (ours does) and no span is wanted: see `send`.
+  const plainCallback = tracing ? undefined : plainCallbackOf(admin)
 
   /** Every result not yet taken by an admin, oldest first (Map keeps insertion order). */
   const pending = new Map<number, Entry>()
@@ -173,19 +176,19 @@ export const make = Effect.gen(function*() {
 
   /**
    * Attempt `attempt` at one batch; it ends (`delivered`) once an admin took it or the bounds dropped it.
-   * The admin's answer is handled by a plain callback (`AdminClient.unsafeCallback`), or by the observer of
-   * the call's fiber when the client has no plain form or the call is traced: a batch the admin takes at
-   * once (nearly all of them) costs no Effect at all. A loop of Effects per batch (a latch to wait on, the
-   * call, the bookkeeping) cost the event loop about as much as the HTTP request itself under the bench's
-   * load, and a fiber per call was still over a quarter of the callbacks' share (perf). A failed call waits
-   * for its retry in a fiber, on the Effect clock.
+   * The admin's answer is handled by a plain callback (the client's plain form, `plainCallbackOf`), or by the
+   * observer of the call's fiber when the client has no plain form or the call is traced: a batch the admin
+   * takes at once (nearly all of them) costs no Effect at all. A loop of Effects per batch (a latch to wait
+   * on, the call, the bookkeeping) cost the event loop about as much as the HTTP request itself under the
+   * bench's load, and a fiber per call was still over a quarter of the callbacks' share (perf). A failed call
+   * waits for its retry in a fiber, on the Effect clock.
    */
   const send = (batch: ReadonlyArray<Entry>, attempt: number): void => {
     const live = batch.filter((entry) => pending.has(entry.id))
     if (live.length === 0) return delivered()
     const items = live.map((entry) => entry.item)
-    if (admin.unsafeCallback !== undefined && !tracing) {
-      const abort = admin.unsafeCallback(items, (error) => {
+    if (plainCallback !== undefined) {
+      const abort = plainCallback(items, (error) => {
         calls.delete(abort)
         answered(batch, live, attempt, error?.message)
       })

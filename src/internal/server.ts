@@ -1,6 +1,6 @@
 /**
- * The executor's HTTP server: every request is read (body capped at `maxBodyBytes`), answered by
- * `ExecutorApi`, and written back as HTTP 200 with the protocol's JSON, whatever went wrong. Besides,
+ * The executor's HTTP server: every request is read (body capped at `maxBodyBytes`), answered by the
+ * endpoints (`endpoints.ts`), and written back as HTTP 200 with the protocol's JSON, whatever went wrong. Besides,
  * `GET /metrics` answers Prometheus text, here or on a port of its own (`metrics`).
  *
  * Served by `node:http` directly: the executor has five fixed endpoints and answers each from one small
