@@ -44,7 +44,7 @@ import { whileClosing } from "./closing.js"
 import * as GlueScript from "./glueScript.js"
 import * as Messages from "./messages.js"
 import { Outbox } from "./outbox.js"
-import { makeRuns, type RunResult, type Runs } from "./run.js"
+import { makeRuns, type RunOwner, type RunResult, type Runs } from "./run.js"
 import type { RunLogs } from "./runLogs.js"
 import { trustedInstance } from "./wireCodecs.js"
 
@@ -89,13 +89,11 @@ const blockStrategies = new Set(["SERIAL_EXECUTION", "DISCARD_LATER", "COVER_EAR
 /** A lane's job: one of the registry's, or a GLUE script's (which fails with `JobFailed` only). */
 type LaneJob<E, R> = Job.Job<E | Job.JobFailed, R>
 
-interface Lane<E, R> {
+interface Lane<E, R> extends RunOwner {
   readonly jobId: number
   /** Which handler the lane runs: a trigger for another one replaces the lane. */
   readonly handlerKey: string
   readonly job: LaneJob<E, R>
-  /** The thread name its runs' log lines carry, as Java's JobThread names them. */
-  readonly thread: string
   state: "idle" | "starting" | "running" | "stopped"
   readonly queue: Array<TriggerParam>
   /** The logIds in `queue` (for Java's repeat check), made when something is queued. */
@@ -107,6 +105,8 @@ interface Lane<E, R> {
   run: { readonly trigger: TriggerParam; fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined } | undefined
   /** With runs at once limited: the fiber waiting for a permit on the lane's behalf. */
   waitingForPermit: Fiber.RuntimeFiber<void> | undefined
+  /** With runs at once limited: how the fiber holding the permit hears that its run has ended. */
+  permitHolder: (() => void) | undefined
   /** True while `takeNext` works on the lane (a run that ends at once then leaves the next to it). */
   takingNext: boolean
   stopReason: string | undefined
@@ -208,9 +208,11 @@ class LaneTable<E, R> {
       queuedLogIds: undefined,
       run: undefined,
       waitingForPermit: undefined,
+      permitHolder: undefined,
       takingNext: false,
       stopReason: undefined,
-      idleSince: this.now()
+      idleSince: this.now(),
+      runEnded: (trigger, result) => this.runEnded(lane, trigger, result)
     }
     this.lanes.set(jobId, lane)
     return lane
@@ -229,8 +231,12 @@ class LaneTable<E, R> {
     for (const lane of due) this.startWhenJobFree(lane)
   }
 
-  /** Takes the lane's next trigger once no run of its job is still ending (a lane it replaced may have one). */
+  /**
+   * Takes the lane's next trigger once no run of its job is still ending. Only a stopped lane's can be (a
+   * lane that wakes has no run of its own), so the map is looked at only while some lane is stopping.
+   */
   private startWhenJobFree(lane: Lane<E, R>): void {
+    if (this.stopping.size === 0) return this.takeNext(lane)
     const ending = FiberMap.unsafeGet(this.fibers, lane.jobId)
     if (Option.isNone(ending)) return this.takeNext(lane)
     this.runFork(Effect.zipRight(Fiber.await(ending.value), Effect.sync(() => this.startWhenJobFree(lane))))
@@ -279,7 +285,10 @@ class LaneTable<E, R> {
       lane.waitingForPermit = undefined
       if (lane.stopReason !== undefined || lane.queue.length === 0) return Effect.void
       const trigger = this.dequeue(lane)
-      return Effect.async<void>((ended) => this.startRun(lane, trigger, () => ended(Effect.void)))
+      return Effect.async<void>((ended) => {
+        lane.permitHolder = () => ended(Effect.void)
+        this.startRun(lane, trigger)
+      })
     })
     const waiting = this.runFork(
       Effect.zipRight(permits.withPermits(1)(run), Effect.sync(() => this.takeNext(lane)))
@@ -287,21 +296,12 @@ class LaneTable<E, R> {
     if (!permitted) lane.waitingForPermit = waiting
   }
 
-  /** Starts a run of `trigger`; `ended` hears when its result is reported. */
-  private startRun(lane: Lane<E, R>, trigger: TriggerParam, ended?: () => void): void {
+  /** Starts a run of `trigger` (`runEnded` hears of its end). */
+  private startRun(lane: Lane<E, R>, trigger: TriggerParam): void {
     lane.state = "running"
     const run: NonNullable<Lane<E, R>["run"]> = { trigger, fiber: undefined }
     lane.run = run
-    const fiber = this.runs.start({
-      job: lane.job,
-      trigger,
-      thread: lane.thread,
-      stopReason: () => lane.stopReason,
-      onEnd: (result) => {
-        this.runEnded(lane, trigger, result)
-        ended?.()
-      }
-    })
+    const fiber = this.runs.start(lane.job, trigger, lane)
     // A run that ended at once has been reported by now, and is not kept.
     if (lane.run === run) {
       run.fiber = fiber
@@ -315,13 +315,13 @@ class LaneTable<E, R> {
     if (lane.run?.trigger === trigger) this.report(trigger, result.code, result.msg)
     lane.run = undefined
     lane.idleSince = this.now()
-    if (lane.stopReason !== undefined) {
-      this.stopping.delete(lane)
-      return
-    }
-    lane.state = "starting"
-    // With permits, the fiber that held one takes the next once it has given it back.
-    if (this.permits === undefined && !lane.takingNext) this.takeNext(lane)
+    if (lane.stopReason !== undefined) this.stopping.delete(lane)
+    else lane.state = "starting"
+    // With permits, the fiber that held one gives it back, then takes the next.
+    const permitHolder = lane.permitHolder
+    lane.permitHolder = undefined
+    if (permitHolder !== undefined) permitHolder()
+    else if (lane.stopReason === undefined && !lane.takingNext) this.takeNext(lane)
   }
 
   /**

@@ -54,7 +54,7 @@ export interface Service {
 }
 
 /** @internal */
-export class OutboxStore extends Context.Tag("effect-xxl-job/OutboxStore")<OutboxStore, Service>() {}
+export class OutboxStore extends Context.Tag("effect-xxl-job/internal/OutboxStore")<OutboxStore, Service>() {}
 
 /**
  * A store that keeps nothing across restarts.

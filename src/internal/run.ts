@@ -32,6 +32,8 @@ import { Code, type TriggerParam } from "../Wire.js"
 import { formatEntry } from "./logLines.js"
 import * as Messages from "./messages.js"
 import * as Metrics from "./metrics.js"
+import { Outbox } from "./outbox.js"
+import { OutboxStore } from "./outboxStore.js"
 import { capped, RunLogs } from "./runLogs.js"
 import { isTracing } from "./tracing.js"
 
@@ -185,22 +187,24 @@ const runLogger = (outer: HashSet.HashSet<Logger.Logger<unknown, any>>, outerLev
     if (LogLevel.greaterThanEqual(options.logLevel, outerLevel)) { for (const logger of outer) logger.log(options) }
   })
 
-/** What the lanes tell a run they start. */
-export interface RunRequest<E, R> {
-  readonly job: Job.Job<E, R>
-  readonly trigger: TriggerParam
-  /** The thread name its log lines carry, as Java's JobThread names them. */
+/** The lane a run works for (one object per lane, not per run: a run allocates as little as it can). */
+export interface RunOwner {
+  /** The thread name its runs' log lines carry, as Java's JobThread names them. */
   readonly thread: string
-  /** Why its lane stopped it, if it did: read when it ends. */
-  readonly stopReason: () => string | undefined
-  /** Called once, when the run has ended however it ended, its log's end markers written. */
-  readonly onEnd: (result: RunResult) => void
+  /** Why the lane stopped its run, if it did: read when the run ends. */
+  readonly stopReason: string | undefined
+  /** Called once per run, when it has ended however it ended, its log's end markers written. */
+  readonly runEnded: (trigger: TriggerParam, result: RunResult) => void
 }
 
 /** @internal */
 export interface Runs<R> {
   /** Starts a run now, on this turn of the event loop (a job that ends at once ends inside this call). */
-  readonly start: <E>(request: RunRequest<E, R>) => Fiber.RuntimeFiber<unknown, unknown>
+  readonly start: <E>(
+    job: Job.Job<E, R>,
+    trigger: TriggerParam,
+    owner: RunOwner
+  ) => Fiber.RuntimeFiber<unknown, unknown>
   /** Notes when a trigger was admitted and the span of its request, for its run's span (when tracing). */
   readonly admitted: (trigger: TriggerParam) => Effect.Effect<void>
 }
@@ -219,6 +223,7 @@ export const makeRuns = <R>() =>
     const outerLoggers = yield* FiberRef.get(FiberRef.currentLoggers)
     const outerLevel = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
     const base = yield* Effect.runtime<R>().pipe(
+      Effect.map(withoutEngine),
       // Runs can be interrupted (kill, timeout, cover) whatever the region the layer is built in.
       Effect.interruptible,
       Effect.locally(FiberRef.currentLoggers, HashSet.make(runLogger(outerLoggers, outerLevel))),
@@ -232,8 +237,8 @@ export const makeRuns = <R>() =>
     const tracing = yield* isTracing
     const admissions = new WeakMap<TriggerParam, Admission>()
 
-    const start = <E>(request: RunRequest<E, R>) => {
-      const { job, thread, trigger } = request
+    const start = <E>(job: Job.Job<E, R>, trigger: TriggerParam, owner: RunOwner) => {
+      const { thread } = owner
       const source = job.name
       const append = runLogs.appender({ logId: trigger.logId, logDateTime: trigger.logDateTime })
       const marker = (level: string, message: string) =>
@@ -248,7 +253,7 @@ export const makeRuns = <R>() =>
           onTimeout: () => new RunTimedOut({ seconds })
         })
         : job.run
-      const run = tracing ? traced(timed, trigger, admissions.get(trigger), request.stopReason) : timed
+      const run = tracing ? traced(timed, trigger, admissions.get(trigger), () => owner.stopReason) : timed
       const runtime = Runtime.make({
         context: Context.add(base.context, Job.JobContext, new RunContext(trigger, source, thread, jobLines.append)),
         fiberRefs: base.fiberRefs,
@@ -257,14 +262,12 @@ export const makeRuns = <R>() =>
       const startedAt = performance.now()
       const fiber = Runtime.runFork(runtime, run, { immediate: true })
       fiber.addObserver((exit) => {
-        const result = endOf(exit, request.stopReason(), () => {
-          // The log's kept tail (when it was too long for the cap) goes before the end markers.
-          jobLines.close()
-        })
+        // The log's kept tail (when it was too long for the cap) goes before the end markers.
+        const result = endOf(exit, owner.stopReason, jobLines)
         const level = result.code === Code.success ? "INFO" : "ERROR"
         for (const line of result.log) marker(level, line)
         Metrics.unsafeRecordRun(source, result.outcome, (performance.now() - startedAt) / 1000)
-        request.onEnd(result)
+        owner.runEnded(trigger, result)
       })
       return fiber
     }
@@ -280,14 +283,30 @@ export const makeRuns = <R>() =>
   })
 
 /** The result of a run that has ended; a failure to work it out is a failed run, never a lost result. */
-const endOf = <E>(exit: Exit.Exit<Job.Outcome, E>, stopReason: string | undefined, before: () => void): RunResult => {
+const endOf = <E>(
+  exit: Exit.Exit<Job.Outcome, E>,
+  stopReason: string | undefined,
+  jobLines: { readonly close: () => void }
+): RunResult => {
   try {
-    before()
+    jobLines.close()
     return resultOf(exit, stopReason)
   } catch (error) {
     return { code: Code.fail, msg: Messages.cutResult(String(error)), log: [], outcome: "failure" }
   }
 }
+
+/**
+ * The runtime runs start from: the layer's, without the engine's own services (no job can name them). Each
+ * run copies its runtime's context once to add its `JobContext`, so the fewer entries the cheaper (measured:
+ * that copy was most of what a run allocated beyond the executor before it).
+ */
+const withoutEngine = <R>(runtime: Runtime.Runtime<R>): Runtime.Runtime<R> =>
+  Runtime.make({
+    context: Context.omit(RunLogs, Outbox, OutboxStore)(runtime.context) as Context.Context<R>,
+    fiberRefs: runtime.fiberRefs,
+    runtimeFlags: runtime.runtimeFlags
+  })
 
 /** When a trigger was admitted, and the span of the request that brought it. */
 interface Admission {

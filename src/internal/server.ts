@@ -37,7 +37,7 @@ export interface Service {
 }
 
 /** @internal */
-export class Server extends Context.Tag("effect-xxl-job/Server")<Server, Service>() {}
+export class Server extends Context.Tag("effect-xxl-job/internal/Server")<Server, Service>() {}
 
 /** A body being read, for the sweep that answers bodies that take too long. */
 interface Reading {
