@@ -102,12 +102,17 @@ export type Event = Data.TaggedEnum<{
 export const Event = Data.taggedEnum<Event>()
 
 /**
- * A job declaration that cannot be used (an unknown jobId, a bad cron expression).
+ * A job declaration that cannot be used, or a trigger for a job that is not declared: the job's `jobId` and
+ * what is wrong (`problem`: a jobId declared twice, a schedule that cannot be read, no such job).
  *
  * @since 1.0.0
  * @category errors
  */
-export class DevAdminError extends Data.TaggedError("DevAdminError")<{ readonly message: string }> {}
+export class DevAdminError extends Data.TaggedError("DevAdminError")<{
+  readonly jobId: number
+  readonly problem: "DeclaredTwice" | "BadSchedule" | "NotDeclared"
+  readonly message: string
+}> {}
 
 /**
  * @since 1.0.0
@@ -150,7 +155,12 @@ const checkSchedule = (job: JobSpec) =>
       }
       nextFireTime(schedule, 0)
     },
-    catch: (error) => new DevAdminError({ message: `job ${job.jobId} (${job.handler}): ${(error as Error).message}` })
+    catch: (error) =>
+      new DevAdminError({
+        jobId: job.jobId,
+        problem: "BadSchedule",
+        message: `job ${job.jobId} (${job.handler}): ${(error as Error).message}`
+      })
   })
 
 /**
@@ -233,7 +243,11 @@ export const start = (options: Options): Effect.Effect<Service, ServeError | Dev
     for (const job of options.jobs) {
       // The admin keys a job by its id: a second declaration would silently replace the first.
       if (declared.has(job.jobId)) {
-        return yield* new DevAdminError({ message: `job ${job.jobId} is declared twice; each jobId is one job` })
+        return yield* new DevAdminError({
+          jobId: job.jobId,
+          problem: "DeclaredTwice",
+          message: `job ${job.jobId} is declared twice; each jobId is one job`
+        })
       }
       declared.add(job.jobId)
       yield* checkSchedule(job)
@@ -354,7 +368,7 @@ export const start = (options: Options): Effect.Effect<Service, ServeError | Dev
         Effect.suspend(() => {
           const job = jobs.get(jobId)
           return job === undefined
-            ? Effect.fail(new DevAdminError({ message: `no job ${jobId} is declared` }))
+            ? Effect.fail(new DevAdminError({ jobId, problem: "NotDeclared", message: `no job ${jobId} is declared` }))
             : fire(job, params, undefined)
         }),
       kill: (jobId) =>

@@ -121,12 +121,36 @@ export interface Triggered {
 }
 
 /**
- * The executor could not be reached, or no result came in time.
+ * The mock admin could not do what the test asked, and why (`reason`): no executor has registered (or not in
+ * time), no result came in time, the executor refused the trigger (its `reply`), a call to it failed
+ * (`cause`), or its reply was not the protocol's.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { MockAdmin } from "effect-xxl-job/testing"
+ *
+ * // A run that must be refused (DISCARD_LATER while busy, say): the refusal is data, not text to match.
+ * const refused = (admin: MockAdmin.Service) =>
+ *   admin.run({ handler: "report", blockStrategy: "DISCARD_LATER" }).pipe(
+ *     Effect.flip,
+ *     Effect.map((error) => error.reason === "Refused" ? error.reply?.msg : undefined)
+ *   )
+ * ```
  *
  * @since 1.0.0
  * @category errors
  */
-export class MockAdminError extends Data.TaggedError("MockAdminError")<{ readonly message: string }> {}
+export class MockAdminError extends Data.TaggedError("MockAdminError")<{
+  readonly reason: "NoExecutor" | "NoResult" | "Refused" | "CallFailed" | "BadReply"
+  readonly message: string
+  /** The run the error is about, when it is about one. */
+  readonly logId?: number | undefined
+  /** The executor's answer, when it refused the trigger. */
+  readonly reply?: Wire.Reply | undefined
+  /** What failed underneath, when a call failed or a reply could not be read. */
+  readonly cause?: unknown
+}> {}
 
 /**
  * An admin endpoint the executor calls: `api/registry`, `api/registryRemove` or `api/callback`.
@@ -427,7 +451,11 @@ const makeService = (
       Effect.timeoutFail({
         duration: timeout,
         onTimeout: () =>
-          new MockAdminError({ message: `no result for logId ${logId} within ${Duration.format(timeout)}` })
+          new MockAdminError({
+            reason: "NoResult",
+            logId,
+            message: `no result for logId ${logId} within ${Duration.format(timeout)}`
+          })
       })
     )
 
@@ -439,7 +467,9 @@ const makeService = (
     ).pipe(
       Effect.flatMap((reply) => decodeLog(reply.data ?? reply.content)),
       Effect.mapError((error) =>
-        error instanceof MockAdminError ? error : new MockAdminError({ message: `bad /log reply: ${error.message}` })
+        error instanceof MockAdminError
+          ? error
+          : new MockAdminError({ reason: "BadReply", logId, cause: error, message: `bad /log reply: ${error.message}` })
       )
     )
 
@@ -458,6 +488,9 @@ const makeService = (
         const triggered = yield* trigger(options)
         if (triggered.reply.code !== Wire.Code.success) {
           return yield* new MockAdminError({
+            reason: "Refused",
+            logId: triggered.logId,
+            reply: triggered.reply,
             message: `trigger of ${options.handler} refused: ${triggered.reply.msg ?? `code ${triggered.reply.code}`}`
           })
         }
@@ -728,7 +761,9 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeE
     const transport: Transport = (path, body, executor) =>
       Effect.gen(function*() {
         const target = executor ?? recorder.latestExecutor()
-        if (target === undefined) return yield* new MockAdminError({ message: "no executor has registered" })
+        if (target === undefined) {
+          return yield* new MockAdminError({ reason: "NoExecutor", message: "no executor has registered" })
+        }
         const request = HttpClientRequest.post(target.replace(/\/+$/, "") + path).pipe(
           HttpClientRequest.setHeader("XXL-JOB-ACCESS-TOKEN", token),
           HttpClientRequest.setHeader("XXL-JOB-APPNAME", recorder.appNameOf(target)),
@@ -741,7 +776,11 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeE
         Effect.mapError((error) =>
           error instanceof MockAdminError
             ? error
-            : new MockAdminError({ message: `executor call ${path} failed: ${error}` })
+            : new MockAdminError({
+              reason: "CallFailed",
+              cause: error,
+              message: `executor call ${path} failed: ${error}`
+            })
         )
       )
     return makeService(recorder, transport, url, options.protocol ?? "classic", options.firstLogId)
@@ -797,7 +836,8 @@ export const layerHttp = <E, R>(
       Effect.repeat({ schedule: Schedule.spaced(Duration.millis(5)), until: (list) => list.length > 0 }),
       Effect.timeoutFail({
         duration: Duration.seconds(5),
-        onTimeout: () => new MockAdminError({ message: "the executor did not register within 5s" })
+        onTimeout: () =>
+          new MockAdminError({ reason: "NoExecutor", message: "the executor did not register within 5s" })
       })
     )
     return Layer.merge(Layer.succeed(MockAdmin, admin), executor).pipe(Layer.tap(() => ready))

@@ -45,7 +45,8 @@ describe("schedules", () => {
         jobs: [{ jobId: 3, handler: "report", schedule: { cron: "0 61 * * * ?" } }],
         onEvent: false
       }))
-      assert.strictEqual(error._tag, "DevAdminError")
+      assert(error._tag === "DevAdminError")
+      assert.deepStrictEqual([error.jobId, error.problem], [3, "BadSchedule"])
       assert.include(error.message, "job 3 (report)")
       const rate = yield* Effect.flip(DevAdmin.start({
         jobs: [{ jobId: 4, handler: "report", schedule: { everySeconds: 0 } }],
@@ -57,6 +58,8 @@ describe("schedules", () => {
         onEvent: false
       }))
       assert.include(twice.message, "job 5 is declared twice")
+      assert(twice._tag === "DevAdminError")
+      assert.deepStrictEqual([twice.jobId, twice.problem], [5, "DeclaredTwice"])
     }))
 
   it.scoped("a scheduled job runs on an executor and its result and log tail are reported (TestClock)", () =>

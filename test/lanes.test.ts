@@ -176,6 +176,11 @@ describe("lanes", () => {
         blockStrategy: "DISCARD_LATER"
       })
       assert.deepStrictEqual(refused.reply, { code: 500, msg: "block strategy effect：Discard Later" })
+      // `run` fails with the refusal as data.
+      const error = yield* Effect.flip(
+        admin.run({ handler: "sleep", jobId: 2, logId: 13, blockStrategy: "DISCARD_LATER" })
+      )
+      assert.deepStrictEqual([error.reason, error.logId, error.reply], ["Refused", 13, refused.reply])
       yield* TestClock.adjust(Duration.seconds(10))
       assert.strictEqual((yield* admin.result(10)).handleCode, 200)
       const accepted = yield* admin.trigger({
