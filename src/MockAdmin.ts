@@ -597,18 +597,9 @@ const recordingClient = (recorder: Recorder, settings: ExecutorConfig.Settings) 
 export const layer = <E, R>(
   jobs: Job.Registry<E, R>,
   options: ExecutorConfig.Options = {}
-): Layer.Layer<MockAdmin, ExecutorConfig.ExecutorConfigError, R> => layerInProcess(jobs, options)
-
-/**
- * `layer`, with the engine's parts and the settings provided too, for our own tests that look inside.
- *
- * @internal
- */
-export const layerInProcess = <E, R>(
-  jobs: Job.Registry<E, R>,
-  options: ExecutorConfig.Options = {}
-): Layer.Layer<MockAdmin | Engine.Parts | ExecutorConfig.ExecutorConfig, ExecutorConfig.ExecutorConfigError, R> =>
-  // Built afresh each time the layer is: every test gets an admin of its own.
+): Layer.Layer<MockAdmin, ExecutorConfig.ExecutorConfigError, R> =>
+  // Built afresh each time the layer is: every test gets an admin of its own. (Its context holds the engine's
+  // parts too, which our own tests read with `Effect.serviceOption`.)
   Layer.suspend(() => {
     const recorder = makeRecorder(undefined)
     return Layer.effect(

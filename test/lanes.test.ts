@@ -5,9 +5,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Duration, Effect, Fiber, Logger, LogLevel, Schema, TestClock } from "effect"
 import { Job } from "../src/index.js"
-import * as Lanes from "../src/internal/lanes.js"
 import * as Messages from "../src/internal/messages.js"
 import { MockAdmin } from "../src/testing.js"
+import * as Engine from "./helpers/engine.js"
 
 /** What the jobs did, in order: "start:<logId>", "end:<logId>", "cleanup:<logId>". */
 const events: Array<string> = []
@@ -102,7 +102,7 @@ const Services = Job.make({
 })
 
 const jobs = Job.registry(Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed, NoCode, Chatty, Services)
-const TestEnv = MockAdmin.layerInProcess(jobs, { queueLimit: 3, laneIdleSeconds: 60 })
+const TestEnv = MockAdmin.layer(jobs, { queueLimit: 3, laneIdleSeconds: 60 })
 
 const reset = Effect.sync(() => {
   events.length = 0
@@ -380,7 +380,7 @@ describe("lanes", () => {
   it.effect("idle lanes are retired", () =>
     Effect.gen(function*() {
       const admin = yield* MockAdmin.MockAdmin
-      const lanes = yield* Lanes.Lanes
+      const lanes = yield* Engine.lanes
       yield* admin.run({ handler: "other", jobId: 9 })
       assert.strictEqual((yield* lanes.stats).lanes, 1)
       yield* TestClock.adjust(Duration.seconds(30))

@@ -4,8 +4,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Schema, TestClock } from "effect"
 import { Job } from "../src/index.js"
-import * as Lanes from "../src/internal/lanes.js"
 import { MockAdmin } from "../src/testing.js"
+import * as Engine from "./helpers/engine.js"
 
 const started: Array<number> = []
 const Sleep = Job.make({
@@ -36,7 +36,7 @@ describe("limits", () => {
     Effect.gen(function*() {
       started.length = 0
       const admin = yield* MockAdmin.MockAdmin
-      const lanes = yield* Lanes.Lanes
+      const lanes = yield* Engine.lanes
       for (const logId of [1, 2, 3, 4]) yield* admin.trigger({ handler: "sleep", jobId: logId, logId, params: "10" })
       yield* TestClock.adjust(Duration.seconds(1))
       assert.deepStrictEqual(started, [1, 2])
@@ -55,7 +55,7 @@ describe("limits", () => {
       yield* TestClock.adjust(Duration.seconds(10))
       const results = (yield* admin.callbacks).map((c) => [c.logId, c.handleCode]).sort((a, b) => a[0] - b[0])
       assert.deepStrictEqual(results, [[1, 200], [2, 200], [3, 200], [4, 500]])
-    }).pipe(Effect.provide(MockAdmin.layerInProcess(jobs, { maxConcurrentRuns: 2 }))))
+    }).pipe(Effect.provide(MockAdmin.layer(jobs, { maxConcurrentRuns: 2 }))))
 
   it.effect("maxConcurrentRuns 1 with thousands of jobs waiting that end at once: every one runs and reports", () =>
     Effect.gen(function*() {
