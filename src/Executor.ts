@@ -16,6 +16,9 @@
  * Layer.launch(Executor.layerFromEnv(Job.registry(Hello), { appName: "my-app" })).pipe(NodeRuntime.runMain)
  * ```
  *
+ * Every layer here outputs `Executor` (where it is reachable, what it is doing, its metrics: what a program
+ * has a reason to read) and nothing of the engine; the mounted ones also `Mount`, the handlers to mount.
+ *
  * Shutdown runs in the reverse order of construction: the beat sends `registryRemove`, the server stops
  * taking requests, the lanes stop their runs and report them, and the outbox delivers what is left.
  *
