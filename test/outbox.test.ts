@@ -26,6 +26,9 @@ const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-outbox-"))
 const item = (logId: number, handleCode = 200) =>
   new Wire.CallbackItem({ logId, logDateTim: 1795459206267, handleCode, handleMsg: `r${logId}` })
 const entry = (id: number, at = 0) => ({ id, at, item: item(id) })
+/** Offers the result `item(logId)` for a trigger of that logId. */
+const offer = (outbox: Outbox.Outbox["Type"], logId: number) =>
+  outbox.offer(new Wire.TriggerParam({ logId, logDateTime: 1795459206267 }), 200, `r${logId}`)
 /**
  * Waits (in real time: the journal's group commit is a plain timer) until `done` holds, as it does once the
  * journal has been written; fails after 10 s.
@@ -115,6 +118,55 @@ describe("OutboxStore journal", () => {
       assert.deepStrictEqual(again, [])
     }))
 
+  it("replays accepted triggers: open until their result, started or not, closed by a delivery", () => {
+    const text = [
+      `T {"id":1,"at":100,"logId":11,"logDateTime":7}`,
+      `T {"id":2,"at":101,"logId":12,"logDateTime":7}`,
+      `T {"id":3,"at":102,"logId":13,"logDateTime":7}`,
+      `T {"id":4,"at":103,"logId":14,"logDateTime":7}`,
+      "S 1,3",
+      `A ${JSON.stringify({ id: 3, at: 110, item: { logId: 13, logDateTim: 7, handleCode: 200 } })}`,
+      "D 4",
+      `T {"id":5,"at":104,"logId":15,"logDa`
+    ].join("\n")
+    const { entries, openTriggers, skipped } = OutboxStore.replay(text)
+    assert.strictEqual(skipped, 1)
+    assert.deepStrictEqual(entries.map((e) => [e.id, e.item.logId]), [[3, 13]])
+    assert.deepStrictEqual(openTriggers, [
+      { id: 1, at: 100, logId: 11, logDateTime: 7, started: true },
+      { id: 2, at: 101, logId: 12, logDateTime: 7, started: false }
+    ])
+  })
+
+  it.effect("an accepted trigger is written before it is answered; a restart finds those left without a result", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const admission = (id: number) => ({ id, at: 1000 + id, logId: 100 + id, logDateTime: 7 })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* OutboxStore.makeFile(dir)
+        const linesWhenRecorded: Array<number> = []
+        const recorded = (id: number) => () => linesWhenRecorded[id] = journalLines(dir).length
+        store.admit(admission(1), recorded(1))
+        store.admit(admission(2), recorded(2))
+        store.admit(admission(3), recorded(3))
+        yield* until(() => linesWhenRecorded.length === 4)
+        // Answered only once their records were in the journal.
+        assert.deepStrictEqual(linesWhenRecorded.slice(1), [3, 3, 3])
+        store.started(1)
+        store.started(3)
+        // Run 3 ended and its result was taken by the admin: nothing is owed for it.
+        store.add([{ id: 3, at: 2000, item: item(103) }])
+        store.remove([3])
+        store.admit(admission(4), () => undefined)
+        store.add([{ id: 4, at: 2001, item: item(104) }])
+      }))
+      const again = yield* Effect.scoped(
+        Effect.map(OutboxStore.makeFile(dir), (store) => ({ open: store.openTriggers, results: store.recovered }))
+      )
+      assert.deepStrictEqual(again.open, [{ ...admission(1), started: true }, { ...admission(2), started: false }])
+      assert.deepStrictEqual(again.results.map((e) => [e.id, e.item.logId]), [[4, 104]])
+    }))
+
   it.effect("compacts a journal of mostly delivered results, keeping the live ones", () =>
     Effect.gen(function*() {
       const dir = tempDir()
@@ -180,13 +232,63 @@ const outboxLayer = (
   )
 
 describe("Outbox", () => {
+  it.effect("at start, triggers an earlier process accepted and left without a result are reported failed, first", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const at = new Date(2026, 11, 5, 20, 31, 7).getTime()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* OutboxStore.makeFile(dir)
+        store.admit({ id: 1, at, logId: 101, logDateTime: 7 }, () => undefined)
+        store.admit({ id: 2, at, logId: 102, logDateTime: 7 }, () => undefined)
+        store.started(1)
+        store.admit({ id: 3, at, logId: 103, logDateTime: 7 }, () => undefined)
+        store.add([{ id: 3, at, item: item(103) }])
+      }))
+      const delivered: Array<Wire.CallbackItem> = []
+      const client = AdminClient.AdminClient.of({
+        registry: () => Effect.void,
+        registryRemove: () => Effect.void,
+        callback: (items) => Effect.sync(() => delivered.push(...items))
+      })
+      yield* Effect.scoped(
+        Effect.gen(function*() {
+          const outbox = yield* Outbox.Outbox
+          yield* outbox.drained
+          // A trigger of this process gets an id after the earlier ones.
+          offer(outbox, 104)
+          yield* outbox.drained
+        }).pipe(
+          Effect.provide(outboxLayer({ client }, Layer.scoped(OutboxStore.OutboxStore, OutboxStore.makeFile(dir))))
+        )
+      )
+      assert.deepStrictEqual(delivered.map((i) => [i.logId, i.handleCode]), [[101, 500], [102, 500], [103, 200], [
+        104,
+        200
+      ]])
+      assert.strictEqual(
+        delivered[0].handleMsg,
+        "the executor stopped during this run and has restarted (the trigger was accepted at 2026-12-05 20:31:07); " +
+          "the job may have partly run. [job running, killed]"
+      )
+      assert.strictEqual(
+        delivered[1].handleMsg,
+        "the executor stopped before this run started and has restarted (the trigger was accepted at " +
+          "2026-12-05 20:31:07). [job not executed, in the job queue, killed.]"
+      )
+      // Delivered: nothing is owed at the next start.
+      const again = yield* Effect.scoped(
+        Effect.map(OutboxStore.makeFile(dir), (store) => [...store.openTriggers, ...store.recovered])
+      )
+      assert.deepStrictEqual(again, [])
+    }))
+
   it.effect("keeps retrying while the admin is away, backing off to 30 s, and delivers once it is back", () =>
     Effect.gen(function*() {
       const admin = flakyAdmin()
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        outbox.offer(item(1))
-        outbox.offer(item(2))
+        offer(outbox, 1)
+        offer(outbox, 2)
         yield* TestClock.adjust(Duration.seconds(1 + 2 + 4 + 8 + 16 + 30 + 30))
         assert.strictEqual(admin.attempts(), 8)
         assert.strictEqual(yield* outbox.backlog, 2)
@@ -211,7 +313,7 @@ describe("Outbox", () => {
       })
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        outbox.offer(item(1))
+        offer(outbox, 1)
         yield* TestClock.adjust(Duration.seconds(1 + 2))
         assert.strictEqual(admin.attempts(), 3)
         assert.deepStrictEqual(admin.accepted, [1])
@@ -257,7 +359,7 @@ describe("Outbox", () => {
       const nextTurn = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 0)))
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        outbox.offer(item(1))
+        offer(outbox, 1)
         yield* nextTurn
         assert.deepStrictEqual(calls.map((call) => call.logIds), [[1]])
         calls[0].done(adminDown)
@@ -265,7 +367,7 @@ describe("Outbox", () => {
         assert.deepStrictEqual(calls.map((call) => call.logIds), [[1], [1]])
         calls[1].done(undefined)
         assert.strictEqual(yield* outbox.backlog, 0)
-        outbox.offer(item(2))
+        offer(outbox, 2)
         yield* nextTurn
         assert.deepStrictEqual(calls.map((call) => call.logIds), [[1], [1], [2]])
       })).pipe(
@@ -288,7 +390,7 @@ describe("Outbox", () => {
       })
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        for (const logId of [1, 2, 3, 4, 5]) outbox.offer(item(logId))
+        for (const logId of [1, 2, 3, 4, 5]) offer(outbox, logId)
         assert.strictEqual(yield* outbox.backlog, 3)
         assert.isTrue(errors.some((e) => e.includes("DROPPED 1 result(s)") && e.includes("logIds 1")))
         assert.isTrue(errors.some((e) => e.includes("logIds 2")))
@@ -311,8 +413,8 @@ describe("Outbox", () => {
       const down = flakyAdmin()
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        outbox.offer(item(1))
-        outbox.offer(item(2))
+        offer(outbox, 1)
+        offer(outbox, 2)
       })).pipe(
         Effect.provide(outboxLayer(down, store)),
         // Closing waits up to 10 s (on the TestClock) for the admin, then keeps the results on disk.
@@ -322,7 +424,7 @@ describe("Outbox", () => {
       up.state.down = false
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
-        outbox.offer(item(3))
+        offer(outbox, 3)
         yield* TestClock.adjust(Duration.seconds(1))
         yield* outbox.drained
       })).pipe(Effect.provide(outboxLayer(up, store)))

@@ -9,6 +9,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import type { Wire } from "../src/index.js"
 import { MockAdmin } from "../src/testing.js"
 import { waitUntil } from "./helpers/wait.js"
 
@@ -129,6 +130,98 @@ describe("executor process", () => {
         assert.strictEqual(yield* second.exited, 0)
       }),
     60_000
+  )
+
+  it.scopedLive(
+    "SIGKILL with runs in flight and queued, then a restart: every accepted trigger gets exactly one result",
+    () =>
+      Effect.gen(function*() {
+        const admin = yield* MockAdmin.serve()
+        const logPath = yield* tempDir
+        const first = yield* startExecutor(admin, logPath)
+        // Nine runs in flight (jobIds 1-9), and three triggers queued behind three of them.
+        for (let logId = 1; logId <= 9; logId++) {
+          assert.strictEqual(yield* trigger(admin, first.address, logId, "sleep", "60000"), 200)
+        }
+        for (let logId = 10; logId <= 12; logId++) {
+          assert.strictEqual(yield* trigger(admin, first.address, logId, "sleep", "60000", logId - 9), 200)
+        }
+        // Their runs have started, and that is in the journal (written within a few milliseconds).
+        yield* Effect.sleep("300 millis")
+        first.child.kill("SIGKILL")
+        yield* first.exited
+        assert.strictEqual((yield* admin.callbacks).length, 0)
+        const restarted = Date.now()
+        const second = yield* startExecutor(admin, logPath)
+        yield* waitUntil("a result for every trigger", Effect.map(delivered(admin), (d) => d.size === 12), 15_000)
+        const callbacks = yield* admin.callbacks
+        assert.deepStrictEqual(
+          callbacks.map((c) => c.logId).sort((a, b) => a - b),
+          Array.from({ length: 12 }, (_, i) => i + 1)
+        )
+        for (const { handleCode, handleMsg, logId } of callbacks) {
+          assert.strictEqual(handleCode, 500)
+          assert.match(
+            handleMsg ?? "",
+            logId <= 9
+              ? /^the executor stopped during this run and has restarted \(the trigger was accepted at .*\); the job may have partly run\. \[job running, killed\]$/
+              : /^the executor stopped before this run started and has restarted \(the trigger was accepted at .*\)\. \[job not executed, in the job queue, killed\.\]$/
+          )
+        }
+        assert.isBelow(Date.now() - restarted, 15_000)
+        // The run's log says so too, for whoever reads it in the admin.
+        const log = yield* admin.call(
+          "/log",
+          JSON.stringify({ logDateTim: Date.now(), logId: 1, fromLineNum: 1 }),
+          second.address
+        )
+        assert.include((log.data as Wire.LogResult).logContent, "the executor stopped during this run")
+        second.child.kill("SIGTERM")
+        yield* second.exited
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "repeated SIGKILL under a steady load: no accepted trigger is left without a result",
+    () =>
+      Effect.gen(function*() {
+        const admin = yield* MockAdmin.serve()
+        const logPath = yield* tempDir
+        let executor = yield* startExecutor(admin, logPath)
+        const accepted = new Set<number>()
+        const jobs = ["echo", "sleep"] as const
+        for (let logId = 1; logId <= 300; logId++) {
+          if (logId === 100 || logId === 200) {
+            executor.child.kill("SIGKILL")
+            yield* executor.exited
+            executor = yield* startExecutor(admin, logPath)
+          }
+          const handler = jobs[logId % 2]
+          const code = yield* trigger(
+            admin,
+            executor.address,
+            logId,
+            handler,
+            handler === "echo" ? `r${logId}` : "20",
+            logId % 25
+          )
+          if (code === 200) accepted.add(logId)
+          yield* Effect.sleep("2 millis")
+        }
+        yield* waitUntil(
+          "a result for every accepted trigger",
+          Effect.map(delivered(admin), (d) => [...accepted].every((logId) => d.has(logId))),
+          20_000
+        )
+        const counts = new Map<number, number>()
+        for (const { logId } of yield* admin.callbacks) counts.set(logId, (counts.get(logId) ?? 0) + 1)
+        assert.strictEqual(accepted.size, 300)
+        assert.deepStrictEqual([...counts.keys()].filter((logId) => !accepted.has(logId)), [])
+        executor.child.kill("SIGTERM")
+        yield* executor.exited
+      }),
+    90_000
   )
 
   it.scopedLive(

@@ -40,14 +40,31 @@ export interface Request {
   readonly body: string | "too-large"
 }
 
+/**
+ * A reply that comes through a plain callback: an accepted trigger's, once the trigger is recorded (so that a
+ * crash after the admin saw it accepted cannot lose it), with no fiber on the hot path.
+ *
+ * @internal
+ */
+export interface Later {
+  readonly _tag: "Later"
+  readonly then: (respond: (reply: Wire.Reply) => void) => void
+}
+
+/** An answer: ready now, an Effect that makes it, or one that comes `Later`. @internal */
+export type Answer = Wire.Reply | Effect.Effect<Wire.Reply> | Later
+
+/** Whether an answer comes later. @internal */
+export const isLater = (answer: Answer): answer is Later => (answer as { _tag?: unknown })._tag === "Later"
+
 /** @internal */
 export interface Service {
   readonly handle: (request: Request) => Effect.Effect<Wire.Reply>
   /**
-   * `handle`, answering at once where it can (every refusal, `/beat`, and `/run` when there is no tracer): a
-   * reply, or the Effect that makes it. The HTTP server runs a fiber only for the second.
+   * `handle`, answering at once where it can (every refusal, `/beat`), later through a callback (`/run` when
+   * there is no tracer), else with the Effect that makes it. The HTTP server runs a fiber only for the last.
    */
-  readonly handleNow: (request: Request) => Wire.Reply | Effect.Effect<Wire.Reply>
+  readonly handleNow: (request: Request) => Answer
   /** Every metric as Prometheus text, the gauges read now (`GET /metrics`). */
   readonly metrics: Effect.Effect<string>
 }
@@ -96,6 +113,13 @@ const withSchema = <A, I>(schema: Schema.Schema<A, I>): Decoder<A> => {
 const decodeJobId = withSchema(Wire.JobIdParam)
 const decodeLog = withSchema(Wire.LogParam)
 
+const asEffect = (answer: Answer): Effect.Effect<Wire.Reply> =>
+  Effect.isEffect(answer)
+    ? answer
+    : isLater(answer)
+    ? Effect.async((resume) => answer.then((reply) => resume(Effect.succeed(reply))))
+    : Effect.succeed(answer)
+
 /** @internal */
 export const make = Effect.gen(function*() {
   const settings = yield* ExecutorConfig
@@ -120,19 +144,31 @@ export const make = Effect.gen(function*() {
     return givenToken !== undefined && sameSecret(tokenDigest, givenToken) ? undefined : Messages.accessTokenWrong
   }
 
-  type Answer = Wire.Reply | Effect.Effect<Wire.Reply>
-
   const withBody = <A>(decode: Decoder<A>, body: string, use: (value: A) => Answer): Answer => {
     const decoded = Either.flatMap(jsonObject(body), decode)
     return Either.isLeft(decoded) ? Wire.failure(Messages.requestError(decoded.left)) : use(decoded.right)
   }
 
   const tracing = yield* isTracing
-  const replyTo = (admission: Admission) =>
-    admission._tag === "Accepted" ? Wire.success() : Wire.failure(admission.reason)
+
+  /** An accepted trigger's answer: success, once the outbox has recorded the trigger. */
+  const onceRecorded = (param: Wire.TriggerParam): Later => {
+    let recorded = false
+    let respond: ((reply: Wire.Reply) => void) | undefined
+    outbox.admit(param, () => {
+      recorded = true
+      respond?.(Wire.success())
+      lanes.answered(param)
+    })
+    return { _tag: "Later", then: (k) => recorded ? k(Wire.success()) : respond = k }
+  }
+  const answerTo = (param: Wire.TriggerParam, admission: Admission): Answer =>
+    admission._tag === "Accepted" ? onceRecorded(param) : Wire.failure(admission.reason)
+
   const run = (param: Wire.TriggerParam): Answer =>
-    // Without a tracer the admission is one synchronous step: no fiber needed.
-    !tracing ? replyTo(lanes.admit(param)) : Effect.map(lanes.admitTraced(param), replyTo).pipe(
+    // Without a tracer the admission is one synchronous step, and its answer a callback: no fiber needed.
+    !tracing ? answerTo(param, lanes.admit(param)) : lanes.admitTraced(param).pipe(
+      Effect.flatMap((admission) => asEffect(answerTo(param, admission))),
       // With a tracer, the trigger's own span: the run's span links to it.
       Effect.tap((reply) => Effect.annotateCurrentSpan({ "xxl.trigger.code": reply.code })),
       Effect.withSpan("xxl-job.trigger", {
@@ -185,8 +221,7 @@ export const make = Effect.gen(function*() {
 
   const handle = (request: Request): Effect.Effect<Wire.Reply> =>
     Effect.suspend(() => {
-      const answer = handleNow(request)
-      return Effect.isEffect(answer) ? answer : Effect.succeed(answer)
+      return asEffect(handleNow(request))
     })
 
   const metrics = Metrics.scrape(

@@ -17,9 +17,10 @@
  *
  * Any state but `stopped` goes to `stopped` on a kill, COVER_EARLY, another handler, or shutdown.
  *
- * ¹ Its turn: the next turn of the event loop (so that `/run` is answered before any of the job runs), once
- * no run of the same jobId is still ending (a stopped lane's: runs of a job never overlap), and once a
- * permit is free when runs at once are limited (`maxConcurrentRuns`).
+ * ¹ Its turn: its next trigger's answer has gone out (`/run` answers once the trigger is recorded, and a
+ * job that blocks the thread must not make that late), then the next turn of the event loop, once no run of
+ * the same jobId is still ending (a stopped lane's: runs of a job never overlap), and once a permit is free
+ * when runs at once are limited (`maxConcurrentRuns`).
  *
  * The lanes are plain data changed only in synchronous steps (an admission, a run's end, a stop), so nothing
  * ever sees one half changed. The runs are fibers, kept in a `FiberMap` by jobId: "is a run of this job still
@@ -39,14 +40,13 @@ import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import { ExecutorConfig, type Settings } from "../ExecutorConfig.js"
 import type * as Job from "../Job.js"
-import { CallbackItem, Code, type TriggerParam } from "../Wire.js"
+import { Code, type TriggerParam } from "../Wire.js"
 import { whileClosing } from "./closing.js"
 import * as GlueScript from "./glueScript.js"
 import * as Messages from "./messages.js"
 import { Outbox } from "./outbox.js"
 import { makeRuns, type RunOwner, type RunResult, type Runs } from "./run.js"
 import type { RunLogs } from "./runLogs.js"
-import { trustedInstance } from "./wireCodecs.js"
 
 /**
  * What a trigger gets: accepted (its result comes later, through the outbox) or refused with the message
@@ -56,8 +56,13 @@ export type Admission = { readonly _tag: "Accepted" } | { readonly _tag: "Refuse
 
 /** @internal */
 export interface Service {
-  /** Takes a trigger: queues it, runs it, or refuses it, by its lane's state and the block strategy. */
+  /**
+   * Takes a trigger: queues it, or refuses it, by its lane's state and the block strategy. An accepted trigger
+   * runs once its answer has gone out (`answered`).
+   */
   readonly admit: (trigger: TriggerParam) => Admission
+  /** The accepted trigger's answer has gone out: it may run. */
+  readonly answered: (trigger: TriggerParam) => void
   /** `admit`, after noting the span of the request that brought the trigger (its run's span links to it). */
   readonly admitTraced: (trigger: TriggerParam) => Effect.Effect<Admission>
   /** Stops the job's lane (`/kill`): false when there was none. */
@@ -105,6 +110,8 @@ interface Lane<E, R> extends RunOwner {
   run: { readonly trigger: TriggerParam; fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined } | undefined
   /** True while `takeNext` works on the lane (a run that ends at once then leaves the next to it). */
   takingNext: boolean
+  /** True while the lane waits for its turn on the next turn of the event loop (it is in `due`). */
+  due: boolean
   stopReason: string | undefined
   idleSince: number
 }
@@ -123,6 +130,8 @@ class LaneTable<E, R> {
   private readonly stopping = new Set<Lane<E, R>>()
   /** Lanes whose turn comes on the next turn of the event loop. */
   private due: Array<Lane<E, R>> = []
+  /** Accepted triggers whose answer has not gone out yet: they may not run. */
+  private readonly unanswered = new WeakSet<TriggerParam>()
   private closed = false
   /**
    * Run permits when runs at once are limited (`maxConcurrentRuns`): how many are free, and the lanes waiting
@@ -141,7 +150,7 @@ class LaneTable<E, R> {
     private readonly runs: Runs<R>,
     /** The runs in flight, stopped ones still ending included, by jobId. */
     private readonly fibers: FiberMap.FiberMap<number>,
-    private readonly offer: (item: CallbackItem) => void,
+    private readonly outbox: Outbox["Type"],
     private readonly runFork: <A, E>(effect: Effect.Effect<A, E>) => Fiber.RuntimeFiber<A, E>,
     private readonly now: () => number
   ) {
@@ -179,7 +188,7 @@ class LaneTable<E, R> {
     }
     lane.queue.push(trigger)
     ;(lane.queuedLogIds ??= new Set()).add(trigger.logId)
-    this.wake(lane)
+    this.unanswered.add(trigger)
     return accepted
   }
 
@@ -214,6 +223,7 @@ class LaneTable<E, R> {
       queuedLogIds: undefined,
       run: undefined,
       takingNext: false,
+      due: false,
       stopReason: undefined,
       idleSince: this.now(),
       runEnded: (trigger, result) => this.runEnded(lane, trigger, result)
@@ -222,9 +232,17 @@ class LaneTable<E, R> {
     return lane
   }
 
-  /** An idle lane that has work now waits for its turn: the next turn of the event loop. */
+  /** See `Service.answered`: the trigger's lane, if it waits for nothing else, takes its turn. */
+  answered(trigger: TriggerParam): void {
+    this.unanswered.delete(trigger)
+    const lane = this.lanes.get(trigger.jobId)
+    if (lane !== undefined) this.wake(lane)
+  }
+
+  /** A lane with a trigger it may run now waits for its turn: the next turn of the event loop. */
   private wake(lane: Lane<E, R>): void {
-    if (lane.state !== "idle") return
+    if (lane.due || lane.run !== undefined || lane.takingNext || lane.stopReason !== undefined) return
+    lane.due = true
     lane.state = "starting"
     if (this.due.push(lane) === 1) setImmediate(() => this.startDue())
   }
@@ -232,7 +250,10 @@ class LaneTable<E, R> {
   private startDue(): void {
     const due = this.due
     this.due = []
-    for (const lane of due) this.startWhenJobFree(lane)
+    for (const lane of due) {
+      lane.due = false
+      this.startWhenJobFree(lane)
+    }
   }
 
   /**
@@ -260,6 +281,8 @@ class LaneTable<E, R> {
         break
       }
       lane.state = "starting"
+      // Its answer has not gone out yet: `answered` wakes the lane.
+      if (this.unanswered.has(lane.queue[0])) break
       if (this.limited) {
         if (this.freePermits === 0) {
           this.waitingForPermit.push(lane)
@@ -296,6 +319,7 @@ class LaneTable<E, R> {
   /** Starts a run of `trigger` (`runEnded` hears of its end). */
   private startRun(lane: Lane<E, R>, trigger: TriggerParam): void {
     lane.state = "running"
+    this.outbox.started(trigger)
     const run: NonNullable<Lane<E, R>["run"]> = { trigger, fiber: undefined }
     lane.run = run
     const fiber = this.runs.start(lane.job, trigger, lane)
@@ -340,13 +364,7 @@ class LaneTable<E, R> {
   }
 
   private report(trigger: TriggerParam, code: number, msg: string | undefined): void {
-    // Built from a decoded trigger and our own result: no need to validate again.
-    this.offer(trustedInstance(CallbackItem, {
-      logId: trigger.logId,
-      logDateTim: trigger.logDateTime,
-      handleCode: code,
-      handleMsg: msg
-    }))
+    this.outbox.offer(trigger, code, msg)
   }
 
   kill(jobId: number): boolean {
@@ -377,7 +395,7 @@ class LaneTable<E, R> {
   retireIdle(): void {
     const limit = this.now() - Duration.toMillis(this.settings.laneIdleTimeout)
     for (const lane of this.lanes.values()) {
-      if (lane.state === "idle" && lane.idleSince <= limit) this.lanes.delete(lane.jobId)
+      if (lane.state === "idle" && lane.queue.length === 0 && lane.idleSince <= limit) this.lanes.delete(lane.jobId)
     }
   }
 
@@ -446,7 +464,7 @@ export const make = <E, R>(registry: Job.Registry<E, R>) =>
       scripts,
       runs,
       fibers,
-      outbox.offer,
+      outbox,
       (effect) => runFork(effect),
       () => clock.unsafeCurrentTimeMillis()
     )
@@ -459,6 +477,7 @@ export const make = <E, R>(registry: Job.Registry<E, R>) =>
     yield* Effect.addFinalizer(() => table.drain(Duration.zero))
     return {
       admit: (trigger) => table.admit(trigger),
+      answered: (trigger) => table.answered(trigger),
       admitTraced: (trigger) => Effect.zipRight(runs.admitted(trigger), Effect.sync(() => table.admit(trigger))),
       kill: (jobId) => table.kill(jobId),
       isIdle: (jobId) => table.isIdle(jobId),

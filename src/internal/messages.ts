@@ -55,6 +55,15 @@ export const shutdownKill = "web container destroy and kill the job."
 export const runningKilled = (reason: string) => `${reason} [job running, killed]`
 export const queuedKilled = (reason: string) => `${reason} [job not executed, in the job queue, killed.]`
 
+/**
+ * Ours: why a trigger accepted by an earlier process got no result from it (the process stopped: a crash, a
+ * kill, the machine), reported at the next start.
+ */
+export const stoppedDuringRun = (acceptedAt: string) =>
+  `the executor stopped during this run and has restarted (the trigger was accepted at ${acceptedAt}); the job may have partly run.`
+export const stoppedBeforeRun = (acceptedAt: string) =>
+  `the executor stopped before this run started and has restarted (the trigger was accepted at ${acceptedAt}).`
+
 /** The 502 result of a run past its `executorTimeout` (the trailing space is Java's). */
 export const timeout = "job execute timeout "
 /** A job finished with no result code. */

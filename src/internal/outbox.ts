@@ -18,22 +18,37 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { AdminClient, type AdminError } from "../AdminClient.js"
 import { ExecutorConfig } from "../ExecutorConfig.js"
-import type { CallbackItem } from "../Wire.js"
+import { CallbackItem, Code, type TriggerParam } from "../Wire.js"
 import { plainCallbackOf } from "./adminHttp.js"
 import { whileClosing } from "./closing.js"
+import { formatEntry, timestamp } from "./logLines.js"
 import * as Messages from "./messages.js"
 import * as Metrics from "./metrics.js"
-import { type Entry, OutboxStore } from "./outboxStore.js"
+import { type Entry, type OpenTrigger, OutboxStore } from "./outboxStore.js"
 import { RunLogs } from "./runLogs.js"
 import { isTracing } from "./tracing.js"
+import { trustedInstance } from "./wireCodecs.js"
 
-/** @internal */
+/**
+ * What the executor owes the admin, from the moment a trigger is accepted until an admin has taken its
+ * result. Plain calls: a trigger is admitted and a run ends outside any fiber.
+ *
+ * @internal
+ */
 export interface Service {
   /**
-   * Takes a result for delivery (and journals it). Never fails, never waits for the admin or the disk. A plain
-   * call: runs end in their fiber's observer, outside any fiber.
+   * Records an accepted trigger (journaled, with the file store); `recorded` is called once it would survive
+   * this process crashing: `/run` answers then. A trigger left without a result by a crash gets one at the
+   * next start.
    */
-  readonly offer: (item: CallbackItem) => void
+  readonly admit: (trigger: TriggerParam, recorded: () => void) => void
+  /** The trigger's run has started (so that a crash during it is reported as "may have partly run"). */
+  readonly started: (trigger: TriggerParam) => void
+  /**
+   * Takes a trigger's result for delivery (and journals it). Never fails, never waits for the admin or the
+   * disk.
+   */
+  readonly offer: (trigger: TriggerParam, code: number, msg: string | undefined) => void
   /** Results not yet accepted by an admin. */
   readonly backlog: Effect.Effect<number>
   /** Waits until every result offered so far has been accepted (or dropped by the bounds). */
@@ -67,6 +82,32 @@ const problemOf = (cause: Cause.Cause<AdminError>): string => {
   const defect = Cause.squash(cause)
   const message = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
   return `the call failed unexpectedly (${message.replace(/\s*\n\s*/g, " ")})`
+}
+
+/**
+ * The result of a trigger an earlier process accepted and left without one, reported at the next start, and
+ * the lines for its log. It may have partly run (its run had started) or not at all; either is a failure, so
+ * the admin's own retry, if the job's owner configured one, runs it again.
+ */
+const resultOfLostRun = (trigger: OpenTrigger): { readonly entry: Entry; readonly log: string } => {
+  const acceptedAt = timestamp(new Date(trigger.at))
+  const msg = trigger.started
+    ? Messages.runningKilled(Messages.stoppedDuringRun(acceptedAt))
+    : Messages.queuedKilled(Messages.stoppedBeforeRun(acceptedAt))
+  const item = trustedInstance(CallbackItem, {
+    logId: trigger.logId,
+    logDateTim: trigger.logDateTime,
+    handleCode: Code.fail,
+    handleMsg: msg
+  })
+  const log = formatEntry({
+    date: new Date(),
+    source: "executor",
+    level: "ERROR",
+    thread: "restart",
+    message: Messages.logEnd(Code.fail, msg)
+  })
+  return { entry: { id: trigger.id, at: trigger.at, item }, log }
 }
 
 /** @internal */
@@ -250,11 +291,29 @@ export const make = Effect.gen(function*() {
     schedulePump()
   }
 
-  // What an earlier process left goes first.
-  if (store.recovered.length > 0) {
-    nextId = store.recovered[store.recovered.length - 1].id + 1
-    yield* Effect.logInfo(`callback outbox: ${store.recovered.length} result(s) left by an earlier run, sending first`)
-    enqueue(store.recovered)
+  // What an earlier process left goes first: its results, and a result for each trigger it accepted and left
+  // without one.
+  const left = [...store.recovered, ...store.openTriggers]
+  if (left.length > 0) {
+    nextId = Math.max(...left.map((owed) => owed.id)) + 1
+    const answered = store.openTriggers.map((trigger) => {
+      const { entry, log } = resultOfLostRun(trigger)
+      runLogs.append({ logId: trigger.logId, logDateTime: trigger.logDateTime }, log)
+      return entry
+    })
+    if (store.recovered.length > 0) {
+      yield* Effect.logInfo(
+        `callback outbox: ${store.recovered.length} result(s) left by an earlier run, sending first`
+      )
+    }
+    if (answered.length > 0) {
+      yield* Effect.logWarning(
+        `callback outbox: ${answered.length} trigger(s) accepted by an earlier run had no result (the process ` +
+          `stopped); reporting them failed: logIds ${answered.map((entry) => entry.item.logId).join(",")}`
+      )
+      store.add(answered)
+    }
+    enqueue([...store.recovered, ...answered].sort((a, b) => a.id - b.id))
     yield* enforceBounds
   }
 
@@ -275,14 +334,40 @@ export const make = Effect.gen(function*() {
     ))
   )
 
-  const offer = (item: CallbackItem): void => {
-    const entry: Entry = { id: nextId++, at: clock.unsafeCurrentTimeMillis(), item }
+  /** Each accepted trigger's id: its result is journaled under the same one. */
+  const ids = new WeakMap<TriggerParam, number>()
+
+  const admit = (trigger: TriggerParam, recorded: () => void): void => {
+    const id = nextId++
+    ids.set(trigger, id)
+    const at = clock.unsafeCurrentTimeMillis()
+    store.admit({ id, at, logId: trigger.logId, logDateTime: trigger.logDateTime }, recorded)
+  }
+
+  const started = (trigger: TriggerParam): void => {
+    const id = ids.get(trigger)
+    if (id !== undefined) store.started(id)
+  }
+
+  const offer = (trigger: TriggerParam, code: number, msg: string | undefined): void => {
+    const id = ids.get(trigger) ?? nextId++
+    ids.delete(trigger)
+    // Built from a decoded trigger and our own result: no need to validate again.
+    const item = trustedInstance(CallbackItem, {
+      logId: trigger.logId,
+      logDateTim: trigger.logDateTime,
+      handleCode: code,
+      handleMsg: msg
+    })
+    const entry: Entry = { id, at: clock.unsafeCurrentTimeMillis(), item }
     enqueue([entry])
     store.add([entry])
     if (pending.size > settings.callbackMaxItems) runFork(enforceBounds)
   }
 
   return {
+    admit,
+    started,
     offer,
     backlog: Effect.sync(() => pending.size),
     drained: empty.await

@@ -1,14 +1,21 @@
 /**
- * Where the outbox keeps results until an admin has taken them. The file store is a journal under
- * `{logPath}/callback-outbox/`: a result is appended within milliseconds of being taken (so it survives this
- * process crashing; several results share one write), an fsync follows within a second (so it survives the
- * machine crashing), a delivery is appended after the admin answered 200, and on start the journal is read
- * back so results an earlier process left are sent first. A result the admin took before its record was
- * written (most, under a steady load) is never written at all. The memory store is for tests.
+ * Where the outbox keeps what it owes the admin: the triggers the executor accepted, until their results, and
+ * the results, until an admin has taken them. The file store is a journal under `{logPath}/callback-outbox/`;
+ * on start it is read back, so what an earlier process left is answered first. The memory store is for tests.
  *
- * Journal records, one per line: `A {"id":…,"at":…,"item":{…}}` adds a result, `D id,id,…` marks results
- * delivered. A line cut short by a crash is skipped. When most records are dead the journal is rewritten to
- * a temporary file, fsynced and renamed over the old one, so a crash at any point leaves one whole journal.
+ * Journal records, one per line:
+ * - `T {"id":…,"at":…,"logId":…,"logDateTime":…}`: a trigger accepted. Written before `/run` answers (`admit`
+ *   calls back once it is written to the OS), so a trigger the admin saw accepted survives this process
+ *   crashing; the triggers of one turn of the event loop share one write.
+ * - `S id,id,…`: their runs have started (so a restart can tell "may have partly run" from "not executed").
+ * - `A {"id":…,"at":…,"item":{…}}`: a result, under its trigger's id. Written within a few milliseconds.
+ * - `D id,id,…`: delivered (or dropped by the bounds): nothing more is owed for those ids.
+ *
+ * A record made moot before it is written is never written: a start whose result came first, a result the
+ * admin took first (most, under a steady load). An fsync follows within a second of a write, so a machine
+ * crash takes at most that second. A line cut short by a crash is skipped. When most records are dead the
+ * journal is rewritten to a temporary file, fsynced and renamed over the old one, so a crash at any point
+ * leaves one whole journal.
  *
  * @internal
  */
@@ -25,7 +32,8 @@ import { ExecutorConfig } from "../ExecutorConfig.js"
 import { CallbackItem } from "../Wire.js"
 
 /**
- * A result in the outbox: `id` orders results and names them in the journal; `at` is when it was taken.
+ * A result in the outbox: `id` orders results and names them in the journal (a trigger's result takes the
+ * trigger's id); `at` is when it was taken.
  *
  * @internal
  */
@@ -35,20 +43,50 @@ export interface Entry {
   readonly item: CallbackItem
 }
 
+/**
+ * A trigger the executor accepted: `at` is when; `logId` and `logDateTime` are what its result needs.
+ *
+ * @internal
+ */
+export interface Admission {
+  readonly id: number
+  readonly at: number
+  readonly logId: number
+  readonly logDateTime: number
+}
+
+/**
+ * A trigger an earlier process accepted and left without a result; `started` if its run had begun.
+ *
+ * @internal
+ */
+export interface OpenTrigger extends Admission {
+  readonly started: boolean
+}
+
 /** @internal */
 export interface Service {
-  /** Whether results survive a restart (the file store) or not (memory). */
+  /** Whether what it holds survives a restart (the file store) or not (memory). */
   readonly durable: boolean
   /** The results an earlier process left, oldest first. Read once, at start. */
   readonly recovered: ReadonlyArray<Entry>
+  /** The triggers an earlier process accepted and left without a result, oldest first. Read once, at start. */
+  readonly openTriggers: ReadonlyArray<OpenTrigger>
+  /**
+   * Records an accepted trigger; `recorded` is called once it survives this process crashing (written to
+   * the OS; at once for the memory store), or once writing it has failed (then it is not durable).
+   */
+  readonly admit: (admission: Admission, recorded: () => void) => void
+  /** Records that the trigger's run has started. Written behind; moot once its result is stored. */
+  readonly started: (id: number) => void
   /**
    * Stores results. Written behind, so it can be called anywhere: within milliseconds they survive this
    * process crashing, and within a second (fsync) the machine crashing.
    */
   readonly add: (entries: ReadonlyArray<Entry>) => void
   /**
-   * Forgets results (delivered, or dropped by the bounds). Written behind, like `add`; a forget lost in a
-   * crash means a harmless resend. A result forgotten before its add was written leaves no record.
+   * Forgets what is owed for these ids (delivered, or dropped by the bounds). Written behind, like `add`; a
+   * forget lost in a crash means a harmless resend. Ids with nothing written yet leave no record.
    */
   readonly remove: (ids: ReadonlyArray<number>) => void
 }
@@ -64,6 +102,9 @@ export class OutboxStore extends Context.Tag("effect-xxl-job/internal/OutboxStor
 export const layerMemory: Layer.Layer<OutboxStore> = Layer.succeed(OutboxStore, {
   durable: false,
   recovered: [],
+  openTriggers: [],
+  admit: (_, recorded) => recorded(),
+  started: () => undefined,
   add: () => undefined,
   remove: () => undefined
 })
@@ -80,25 +121,59 @@ export const addRecord = ({ at, id, item }: Entry) =>
     item.handleMsg === undefined ? "" : `,"handleMsg":${JSON.stringify(item.handleMsg)}`
   }}}\n`
 
-const removeRecord = (ids: ReadonlyArray<number>) => `D ${ids.join(",")}\n`
+/** `T {"id":…,"at":…,"logId":…,"logDateTime":…}`, written out directly as `addRecord` is. @internal */
+export const triggerRecord = ({ at, id, logDateTime, logId }: Admission) =>
+  `T {"id":${id},"at":${at},"logId":${logId},"logDateTime":${logDateTime}}\n`
 
-/** Reads a journal's text back into the live entries, oldest first, and counts what it had to skip. */
-export const replay = (
-  text: string
-): { readonly entries: Array<Entry>; readonly records: number; readonly skipped: number } => {
-  const live = new Map<number, Entry>()
+const idsRecord = (kind: "S" | "D", ids: Iterable<number>) => `${kind} ${Array.from(ids).join(",")}\n`
+
+/** What a journal's text holds for each id still owed: its trigger (while it has no result), its result. */
+interface Owed {
+  trigger: Admission | undefined
+  started: boolean
+  result: Entry | undefined
+}
+
+/**
+ * Reads a journal's text back: the results still owed and the triggers left without one, oldest first, and
+ * how many records it had and had to skip.
+ *
+ * @internal
+ */
+export const replay = (text: string): {
+  readonly entries: Array<Entry>
+  readonly openTriggers: Array<OpenTrigger>
+  readonly records: number
+  readonly skipped: number
+} => {
+  const owed = new Map<number, Owed>()
+  const owedFor = (id: number) => {
+    let o = owed.get(id)
+    if (o === undefined) owed.set(id, o = { trigger: undefined, started: false, result: undefined })
+    return o
+  }
   let records = 0
   let skipped = 0
   for (const line of text.split("\n")) {
     if (line === "") continue
     records++
     try {
-      if (line.startsWith("A ")) {
-        const parsed = JSON.parse(line.slice(2)) as { id: number; at: number; item: Record<string, unknown> }
-        if (!Number.isSafeInteger(parsed.id)) throw new Error("bad id")
-        live.set(parsed.id, { id: parsed.id, at: parsed.at, item: new CallbackItem(parsed.item as never) })
-      } else if (line.startsWith("D ")) {
-        for (const id of line.slice(2).split(",")) live.delete(Number(id))
+      const kind = line.slice(0, 2)
+      if (kind === "A " || kind === "T ") {
+        const parsed = JSON.parse(line.slice(2)) as Record<string, unknown>
+        const id = parsed.id as number
+        if (!Number.isSafeInteger(id)) throw new Error("bad id")
+        if (kind === "A ") {
+          owedFor(id).result = { id, at: parsed.at as number, item: new CallbackItem(parsed.item as never) }
+        } else {
+          const { at, logDateTime, logId } = parsed as { at: number; logId: number; logDateTime: number }
+          owedFor(id).trigger = { id, at, logId, logDateTime }
+        }
+      } else if (kind === "S " || kind === "D ") {
+        for (const id of line.slice(2).split(",").map(Number)) {
+          if (kind === "D ") owed.delete(id)
+          else if (owed.has(id)) owedFor(id).started = true
+        }
       } else {
         skipped++
       }
@@ -106,7 +181,13 @@ export const replay = (
       skipped++
     }
   }
-  return { entries: [...live.values()].sort((a, b) => a.id - b.id), records, skipped }
+  const entries: Array<Entry> = []
+  const openTriggers: Array<OpenTrigger> = []
+  for (const [, { result, started, trigger }] of [...owed].sort(([a], [b]) => a - b)) {
+    if (result !== undefined) entries.push(result)
+    else if (trigger !== undefined) openTriggers.push({ ...trigger, started })
+  }
+  return { entries, openTriggers, records, skipped }
 }
 
 // The journal's appends use plain file descriptors: fs.promises' FileHandle costs several times more of the
@@ -126,11 +207,44 @@ const writeAll = (fd: number, text: string) =>
     from(0)
   })
 
-/** How long results gather before they are written together. */
+/**
+ * How long results and deliveries gather before they are written together (a write per turn of the event loop
+ * cost the event loop 6% under load). An accepted trigger does not wait for it: its answer waits for its record.
+ */
 const gatherMillis = 5
 
 /** Journals with more records than this are compacted once most of them are dead. */
 const compactAfterRecords = 20_000
+
+/** Records not yet written, each kind in the order it came; `recorded` hears when they are written. */
+interface Unwritten {
+  readonly triggers: Map<number, Admission>
+  readonly starts: Set<number>
+  readonly results: Map<number, Entry>
+  readonly delivered: Array<number>
+  readonly recorded: Array<() => void>
+}
+
+const noneUnwritten = (): Unwritten => ({
+  triggers: new Map(),
+  starts: new Set(),
+  results: new Map(),
+  delivered: [],
+  recorded: []
+})
+
+/** The text of a batch of records: triggers first, then starts, results and deliveries. */
+const textOf = (batch: Unwritten): string => {
+  let text = ""
+  for (const admission of batch.triggers.values()) text += triggerRecord(admission)
+  if (batch.starts.size > 0) text += idsRecord("S", batch.starts)
+  for (const entry of batch.results.values()) text += addRecord(entry)
+  if (batch.delivered.length > 0) text += idsRecord("D", batch.delivered)
+  return text
+}
+
+const recordsIn = (batch: Unwritten) =>
+  batch.triggers.size + batch.results.size + (batch.starts.size > 0 ? 1 : 0) + (batch.delivered.length > 0 ? 1 : 0)
 
 /**
  * A journal store in `directory`.
@@ -147,7 +261,9 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       try {
         return replay(await Fs.readFile(journalPath, "utf8"))
       } catch (error) {
-        if ((error as { code?: unknown }).code === "ENOENT") return { entries: [], records: 0, skipped: 0 }
+        if ((error as { code?: unknown }).code === "ENOENT") {
+          return { entries: [], openTriggers: [], records: 0, skipped: 0 }
+        }
         throw error
       }
     })
@@ -155,25 +271,23 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       yield* Effect.logWarning(`callback outbox: skipped ${recovered.skipped} unreadable journal record(s)`)
     }
 
-    const live = new Map<number, Entry>(recovered.entries.map((entry) => [entry.id, entry]))
+    /** What is owed for each id, for compaction: its trigger while it has no result, its result. */
+    const owed = new Map<number, Owed>([
+      ...recovered.openTriggers.map((
+        t
+      ): [number, Owed] => [t.id, { trigger: t, started: t.started, result: undefined }]),
+      ...recovered.entries.map((e): [number, Owed] => [e.id, { trigger: undefined, started: false, result: e }])
+    ])
+    /** Ids with a record written (or being written) and no delivery written yet: a delivery must say so. */
+    const onDisk = new Set<number>(owed.keys())
     let records = recovered.records
     let fd = yield* Effect.promise(() => openFd(journalPath, "a"))
+    let unwritten = noneUnwritten()
 
-    // Group commit: everything added or removed while a write is under way, or in the few milliseconds
-    // before it, shares the next one (a write per turn of the event loop cost it 6% under load). Writes,
-    // fsyncs and compactions take turns on `chain`.
-    const gather = () => new Promise<void>((resolve) => setTimeout(resolve, gatherMillis))
-    /**
-     * Results added since the last write began. One removed before its write is simply dropped from here:
-     * most results reach the admin within those milliseconds, and then neither record is ever written.
-     */
-    let unwritten = new Map<number, Entry>()
-    /** Removed results whose add records were written (or are being written): the next write marks them. */
-    let removed: Array<number> = []
-    let chain: Promise<void> = Promise.resolve()
-    let next: Promise<void> | undefined
     // An fsync per write would cost more than it buys: measured here, fsyncs back to back made creating the
     // run log files (in another thread) three times dearer. So one fsync a second, when something was written.
+    // Writes, fsyncs and compactions take turns on `chain`.
+    let chain: Promise<void> = Promise.resolve()
     let unsynced = false
     const syncNow = async () => {
       if (!unsynced) return
@@ -186,11 +300,19 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     syncTimer.unref()
 
     const compact = async () => {
-      // The live results already written. Those not yet written are left to the next write, as ever: if the
-      // compaction fails, they still reach the old journal, and a removal meanwhile still drops them unwritten.
-      const entries = [...live.values()].filter((entry) => !unwritten.has(entry.id))
+      // What is owed and already written. What is not yet written is left to the next write, as ever: if the
+      // compaction fails, it still reaches the old journal, and a delivery meanwhile still drops it unwritten.
+      let text = ""
+      let count = 0
+      for (const [id, { result, started, trigger }] of owed) {
+        if (!onDisk.has(id)) continue
+        if (result !== undefined && !unwritten.results.has(id)) text += addRecord(result)
+        else if (trigger !== undefined) text += triggerRecord(trigger) + (started ? idsRecord("S", [id]) : "")
+        else continue
+        count++
+      }
       const temp = await Fs.open(tempPath, "w")
-      await temp.writeFile(entries.map(addRecord).join(""), "utf8")
+      await temp.writeFile(text, "utf8")
       await temp.sync()
       await temp.close()
       await closeFd(fd)
@@ -201,24 +323,28 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       fd = await openFd(journalPath, "a")
       // The new journal was fsynced whole; what the old one had unsynced is in it.
       unsynced = false
-      records = entries.length
+      records = count
     }
 
+    /** Writes what is unwritten, then calls back whoever waits for it (written, or failed). */
     const writeOut = async () => {
-      next = undefined
-      const adds = unwritten
-      const gone = removed
-      unwritten = new Map()
-      removed = []
-      let text = ""
-      for (const entry of adds.values()) text += addRecord(entry)
-      if (gone.length > 0) text += removeRecord(gone)
-      if (text !== "") {
-        await writeAll(fd, text)
-        unsynced = true
-        records += adds.size + (gone.length > 0 ? 1 : 0)
+      const batch = unwritten
+      unwritten = noneUnwritten()
+      for (const id of batch.triggers.keys()) onDisk.add(id)
+      for (const id of batch.starts) onDisk.add(id)
+      for (const id of batch.results.keys()) onDisk.add(id)
+      for (const id of batch.delivered) onDisk.delete(id)
+      try {
+        const text = textOf(batch)
+        if (text !== "") {
+          await writeAll(fd, text)
+          unsynced = true
+          records += recordsIn(batch)
+        }
+        if (records > compactAfterRecords && owed.size * 5 < records) await compact()
+      } finally {
+        for (const recorded of batch.recorded) recorded()
       }
-      if (records > compactAfterRecords && live.size * 5 < records) await compact()
     }
 
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
@@ -228,17 +354,36 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       )
     }
 
-    /** Starts the next write (after the gather) when none is pending. A failed write is reported once. */
-    const scheduleWrite = (): void => {
-      if (next === undefined) {
-        next = chain.then(gather).then(writeOut)
-        chain = next.catch(reportFailure)
-      }
+    /**
+     * Group commit: the next write starts once the one under way is done, so everything that comes meanwhile
+     * shares it. When none is under way it starts on the next turn of the event loop if a trigger waits for
+     * its record (`soon`), else after `gatherMillis`.
+     */
+    let writing = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let immediate: ReturnType<typeof setImmediate> | undefined
+    const startWrite = () => {
+      clearTimeout(timer)
+      clearImmediate(immediate)
+      timer = immediate = undefined
+      writing = true
+      chain = chain.then(writeOut).catch(reportFailure).then(() => {
+        writing = false
+        const more = unwritten
+        if (more.recorded.length > 0 || recordsIn(more) > 0) scheduleWrite(more.recorded.length > 0)
+      })
+    }
+    const scheduleWrite = (soon: boolean): void => {
+      if (writing) return
+      if (soon && immediate === undefined) immediate = setImmediate(startWrite)
+      else if (timer === undefined && immediate === undefined) timer = setTimeout(startWrite, gatherMillis)
     }
 
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
         clearInterval(syncTimer)
+        clearTimeout(timer)
+        clearImmediate(immediate)
         await chain
         await writeOut().catch(() => undefined)
         await syncNow().catch(() => undefined)
@@ -249,19 +394,40 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
     return {
       durable: true,
       recovered: recovered.entries,
+      openTriggers: recovered.openTriggers,
+      admit: (admission, recorded) => {
+        owed.set(admission.id, { trigger: admission, started: false, result: undefined })
+        unwritten.triggers.set(admission.id, admission)
+        unwritten.recorded.push(recorded)
+        scheduleWrite(true)
+      },
+      started: (id) => {
+        const o = owed.get(id)
+        if (o === undefined || o.result !== undefined) return
+        o.started = true
+        unwritten.starts.add(id)
+        scheduleWrite(false)
+      },
       add: (entries) => {
         for (const entry of entries) {
-          live.set(entry.id, entry)
-          unwritten.set(entry.id, entry)
+          const o = owed.get(entry.id)
+          if (o === undefined) owed.set(entry.id, { trigger: undefined, started: false, result: entry })
+          else o.result = entry
+          unwritten.results.set(entry.id, entry)
+          // Its start no longer matters.
+          unwritten.starts.delete(entry.id)
         }
-        scheduleWrite()
+        scheduleWrite(false)
       },
       remove: (ids) => {
         for (const id of ids) {
-          live.delete(id)
-          if (!unwritten.delete(id)) removed.push(id)
+          owed.delete(id)
+          unwritten.starts.delete(id)
+          unwritten.results.delete(id)
+          unwritten.triggers.delete(id)
+          if (onDisk.has(id)) unwritten.delivered.push(id)
         }
-        if (removed.length > 0) scheduleWrite()
+        if (unwritten.delivered.length > 0) scheduleWrite(false)
       }
     } satisfies Service
   })

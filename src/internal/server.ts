@@ -21,7 +21,7 @@ import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { ExecutorConfig } from "../ExecutorConfig.js"
 import * as Wire from "../Wire.js"
-import { Endpoints } from "./endpoints.js"
+import { type Answer, Endpoints, isLater } from "./endpoints.js"
 import * as Messages from "./messages.js"
 
 /**
@@ -150,13 +150,15 @@ export const makeHandler = Effect.gen(function*() {
     route: string,
     body: string | "too-large"
   ) => {
-    let now: Wire.Reply | Effect.Effect<Wire.Reply>
+    let now: Answer
     try {
       now = api.handleNow({ method: request.method ?? "", url: route, headers: request.headers, body })
     } catch {
       return respond(response, unreadable, true)
     }
-    // Most answers are ready at once (a trigger's admission is one synchronous step); the rest run in a fiber.
+    // Most answers are ready at once or come through a callback (a trigger's, once it is recorded); the rest
+    // run in a fiber.
+    if (isLater(now)) return now.then((reply) => respond(response, reply, body === "too-large"))
     if (!Effect.isEffect(now)) return respond(response, now, body === "too-large")
     runFork(now).addObserver((exit) =>
       respond(response, Exit.isSuccess(exit) ? exit.value : unreadable, body === "too-large" || Exit.isFailure(exit))
