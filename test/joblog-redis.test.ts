@@ -4,14 +4,15 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { createClient } from "@redis/client"
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type { JobLog } from "../src/index.js"
+import { JobLog } from "../src/index.js"
 import * as JobLogRedis from "../src/internal/jobLogRedis.js"
+import * as RunLogs from "../src/internal/runLogs.js"
 import { freePort } from "./helpers/net.js"
 
 const sharedUrl = "redis://127.0.0.1:6379"
@@ -127,6 +128,39 @@ describe("JobLogRedis", () => {
   )
 })
 
+describe("run logs on Redis", () => {
+  it.scopedLive(
+    "a Redis that stops answering without closing the connection: /log answers within the deadline, then recovers",
+    () =>
+      Effect.gen(function*() {
+        const redis = yield* privateRedis
+        const store = yield* JobLogRedis.make({ url: redis.url, keyPrefix: "frozen:log:", retention: undefined })
+        const runLogs = yield* Effect.provide(
+          RunLogs.RunLogs,
+          RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store)))
+        )
+        const key = { logId: 1, logDateTime: D }
+        runLogs.append(key, "before")
+        assert.strictEqual((yield* runLogs.read(key, 1)).logContent, "before\n")
+        yield* redis.freeze
+        runLogs.append(key, "during")
+        const started = Date.now()
+        const error = yield* Effect.flip(runLogs.read(key, 1))
+        const took = Date.now() - started
+        assert.strictEqual(error.reason, "the run log store did not answer within 2s")
+        assert.isBelow(took, 2500)
+        yield* redis.thaw
+        let text = ""
+        for (let attempt = 0; attempt < 100 && text !== "before\nduring\n"; attempt++) {
+          yield* Effect.sleep(Duration.millis(50))
+          text = yield* Effect.orElseSucceed(Effect.map(runLogs.read(key, 1), (page) => page.logContent), () => "")
+        }
+        assert.strictEqual(text, "before\nduring\n")
+      }),
+    30_000
+  )
+})
+
 /**
  * A redis-server of our own that keeps what it took across a stop (append-only file, fsync always), so the
  * test sees what the store wrote before the outage and after it.
@@ -170,5 +204,8 @@ const privateRedis = Effect.gen(function*() {
   yield* Effect.addFinalizer(() =>
     Effect.zipRight(stop, Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
   )
-  return { url: `redis://127.0.0.1:${port}`, start, stop }
+  /** SIGSTOP: the server stops answering, its connections stay open (as in a failover or a partition). */
+  const freeze = Effect.sync(() => child?.kill("SIGSTOP"))
+  const thaw = Effect.sync(() => child?.kill("SIGCONT"))
+  return { url: `redis://127.0.0.1:${port}`, start, stop, freeze, thaw }
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Fiber, Layer, TestClock } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -239,5 +239,38 @@ describe("run logs (the executor's side)", () => {
       runLogs.append(key, "third")
       assert.strictEqual((yield* runLogs.read(key, 1)).logContent, "first\nsecond\nthird\n")
       assert.deepStrictEqual(batches, [[{ key, text: "first\nsecond\nthird\n" }]])
+    }))
+})
+
+describe("run logs: a store that stops answering", () => {
+  it.scoped("a /log read gives up at the deadline; the write it waited for is not cut short", () =>
+    Effect.gen(function*() {
+      const memory = MemoryStore.make()
+      let writes = 0
+      let release = () => {}
+      const store: JobLog.Store = {
+        // The first write hangs until released (a store that stopped answering), the others go through.
+        write: (batch) =>
+          ++writes === 1
+            ? Effect.zipRight(
+              Effect.async<void>((resume) => void (release = () => resume(Effect.void))),
+              memory.write(batch)
+            )
+            : memory.write(batch),
+        read: memory.read
+      }
+      const runLogs = yield* Effect.provide(
+        RunLogs.RunLogs,
+        RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store)))
+      )
+      const key = { logId: 5, logDateTime: D }
+      runLogs.append(key, "before the stall")
+      const read = yield* Effect.fork(Effect.flip(runLogs.read(key, 1)))
+      yield* TestClock.adjust(RunLogs.readDeadline)
+      const error = yield* Fiber.join(read)
+      assert.strictEqual(error.reason, "the run log store did not answer within 2s")
+      // The store answers again: the stalled write completes, and nothing was lost.
+      release()
+      assert.strictEqual((yield* runLogs.read(key, 1)).logContent, "before the stall\n")
     }))
 })

@@ -205,17 +205,24 @@ export const make = Effect.gen(function*() {
             ? Wire.success()
             : Wire.reply(Wire.Code.success, Messages.alreadyKilled, Messages.alreadyKilled))
       default:
-        return withBody(decodeLog, body, (param) =>
-          Effect.map(
-            runLogs.read({ logId: param.logId, logDateTime: param.triggerTime }, param.fromLineNum),
-            (page) =>
-              Wire.success({
-                fromLineNum: page.fromLineNum,
-                toLineNum: page.toLineNum,
-                logContent: page.logContent,
-                isEnd: page.isEnd
+        return withBody(
+          decodeLog,
+          body,
+          (param) =>
+            runLogs.read({ logId: param.logId, logDateTime: param.triggerTime }, param.fromLineNum).pipe(
+              Effect.match({
+                onSuccess: (page) =>
+                  Wire.success({
+                    fromLineNum: page.fromLineNum,
+                    toLineNum: page.toLineNum,
+                    logContent: page.logContent,
+                    isEnd: page.isEnd
+                  }),
+                // The admin's log view keeps asking; the message says why there is no page meanwhile.
+                onFailure: (error) => Wire.failure(Messages.logUnreadable(error.reason))
               })
-          ))
+            )
+        )
     }
   }
 

@@ -85,6 +85,9 @@ export const logException = (trace: string) =>
 export const logCallbackFinish = "<br>----------- xxl-job job callback finish."
 export const logCallbackFail = (detail: string) => `<br>----------- xxl-job job callback fail, callbackResult:${detail}`
 
+/** Ours: `/log` when the run log store did not give a page (it did not answer in time, or failed). */
+export const logUnreadable = (reason: string) => `readLog fail, ${reason}; the run's lines are kept until it answers`
+
 /** `/log` for a run whose log does not exist. */
 export const logFileNotExists = "readLog fail, logFile not exists"
 

@@ -5,16 +5,21 @@
  * store sees the lines of a log in order and a slow store gets bigger batches, not more calls. A read first
  * writes what has gathered, so `/log` shows every line logged before it was asked.
  *
- * A write that fails keeps its lines, ahead of what came since, and is tried again a second later.
+ * A write that fails keeps its lines, ahead of what came since, and is tried again a second later. A read
+ * has a deadline (`readDeadline`): the admin gives `/log` 3 s, and a store that stops answering (a Redis
+ * failover, a partition) must not leave its log view with an error it cannot explain.
  *
  * @internal
  */
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import { JobLog, type Lines, type LogKey } from "../JobLog.js"
-import { LogResult } from "../Wire.js"
+import type { LogResult } from "../Wire.js"
 
 /**
  * How long appends gather before they are written. Each write costs the event loop a fiber and the store a
@@ -29,14 +34,24 @@ const gatherMillis = 25
 /** After a failed write, when the lines it kept are tried again. */
 const retryMillis = 1000
 
+/** How long a `/log` read may take, its write of what gathered included: within the admin's 3 s call. */
+export const readDeadline = Duration.seconds(2)
+
+/**
+ * A `/log` read that did not give a page: the store did not answer within the deadline, or failed.
+ *
+ * @internal
+ */
+export class LogUnreadable extends Data.TaggedError("LogUnreadable")<{ readonly reason: string }> {}
+
 /** @internal */
 export interface Service {
   /** The append function of one run's log: entries (one or more lines each) written behind, in order. */
   readonly appender: (key: LogKey) => (entry: string) => void
   /** Appends an entry to a run's log outside the run (the callback markers). */
   readonly append: (key: LogKey, entry: string) => void
-  /** A page of a run's log, once everything appended so far is written. */
-  readonly read: (key: LogKey, fromLineNum: number) => Effect.Effect<LogResult>
+  /** A page of a run's log, once everything appended so far is written; within `readDeadline`. */
+  readonly read: (key: LogKey, fromLineNum: number) => Effect.Effect<LogResult, LogUnreadable>
 }
 
 /** @internal */
@@ -57,6 +72,19 @@ const make = Effect.gen(function*() {
   let gathered = new Map<string, Gathered>()
   let timer: ReturnType<typeof setTimeout> | undefined
   let failing = false
+  let readsFailing = false
+
+  /** Says once, until a read succeeds again, that reads fail (the admin's log view asks every 3 s). */
+  const readFailed = (key: LogKey, error: LogUnreadable) =>
+    Effect.suspend(() => {
+      if (readsFailing) return Effect.void
+      readsFailing = true
+      return Effect.logWarning(`run logs: a /log read (logId ${key.logId}) failed: ${error.reason}`)
+    })
+  const readsAnswered = Effect.suspend(() => {
+    readsFailing = false
+    return Effect.logInfo("run logs: the store answers reads again")
+  })
 
   const add = (id: string, key: LogKey, text: string) => {
     const waiting = gathered.get(id)
@@ -119,14 +147,18 @@ const make = Effect.gen(function*() {
     },
     append: (key, entry) => add(idOf(key), key, entry + "\n"),
     read: (key, fromLineNum) =>
-      Effect.zipRight(writeNow, store.read(key, fromLineNum)).pipe(
-        // Nothing new for now: the admin asks again.
-        Effect.catchAllCause((cause) =>
-          Effect.as(
-            Effect.logWarning(`run logs: reading the log of ${key.logId} failed`, cause),
-            new LogResult({ fromLineNum, toLineNum: fromLineNum - 1, logContent: "", isEnd: false })
-          )
-        )
+      // The write goes on in a fiber of its own if the read gives up: a store's write is never cut short.
+      Effect.zipRight(Fiber.join(runFork(writeNow)), store.read(key, fromLineNum)).pipe(
+        Effect.timeoutFail({
+          duration: readDeadline,
+          onTimeout: () =>
+            new LogUnreadable({ reason: `the run log store did not answer within ${Duration.format(readDeadline)}` })
+        }),
+        Effect.catchTag("JobLogError", (error) => Effect.fail(new LogUnreadable({ reason: error.message }))),
+        Effect.tapBoth({
+          onFailure: (error) => readFailed(key, error),
+          onSuccess: () => readsFailing ? readsAnswered : Effect.void
+        })
       )
   } satisfies Service
 })
