@@ -38,6 +38,7 @@
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { describeParseError } from "./internal/wireCodecs.js"
@@ -196,10 +197,56 @@ export interface PromiseContext<P = string> extends Omit<JobContextShape, "param
 }
 
 /**
+ * How long a stopped Promise job's function is waited for before its run ends anyway.
+ *
+ * @since 1.0.0
+ * @category constants
+ */
+export const promiseStopGrace = Duration.seconds(5)
+
+/**
+ * Runs an async function as an Effect: its value, or what it threw as it is (a JobFailed keeps its message,
+ * an Error its stack). Interrupted, it aborts the signal and waits for the function to settle, within
+ * `promiseStopGrace`.
+ */
+const settledOrStopped = (name: string, run: (signal: AbortSignal) => PromiseLike<Outcome>) =>
+  Effect.async<Outcome, unknown>((resume) => {
+    const controller = new AbortController()
+    let settled: Promise<unknown>
+    try {
+      const promise = Promise.resolve(run(controller.signal))
+      settled = promise.then(() => undefined, () => undefined)
+      promise.then((value) => resume(Effect.succeed(value)), (error) => resume(Effect.fail(error)))
+    } catch (error) {
+      resume(Effect.fail(error))
+      return
+    }
+    return Effect.suspend(() => {
+      controller.abort()
+      // A canceller runs uninterruptibly: the wait must be interruptible for the grace to cut it short.
+      return Effect.interruptible(Effect.promise(() => settled)).pipe(
+        Effect.timeoutTo({
+          duration: promiseStopGrace,
+          onSuccess: () => Effect.void,
+          onTimeout: () =>
+            Effect.logWarning(
+              `job ${name}: its function did not settle within ${
+                Duration.format(promiseStopGrace)
+              } of being stopped (it ignores its AbortSignal); the job's next run may overlap it`
+            )
+        }),
+        Effect.flatten
+      )
+    })
+  })
+
+/**
  * A job written as an async function, for code that does not use Effect: `run(context, signal)`. The
  * `signal` is aborted when the run is stopped (kill, timeout, cover, shutdown): pass it on to `fetch`,
- * timers and streams, or check it between steps. The run ends as soon as it is stopped (its result is
- * reported at once); work that ignores the signal goes on in the background until it settles.
+ * timers and streams, or check it between steps. The run ends when the function settles, so the job's next
+ * run never overlaps it; a function that ignores the signal is waited for `promiseStopGrace` (5 s) at most,
+ * then the run ends with a warning naming the job, and what the function still does goes on beside the next
+ * run.
  *
  * The resolved value is the message the admin shows (a string, or nothing); a rejection fails the run with
  * the error's stack, and `throw new Job.JobFailed({ message })` fails it with just that message.
@@ -227,12 +274,14 @@ export const fromPromise: {
   readonly run: (context: PromiseContext<any>, signal: AbortSignal) => PromiseLike<Outcome>
 }): Job => {
   const call = (params: unknown) =>
-    Effect.flatMap(JobContext, (context) =>
-      Effect.tryPromise({
-        try: (signal) => Promise.resolve(options.run({ ...context, params, rawParams: context.params }, signal)),
-        // What the function threw, as it is: a JobFailed keeps its message, an Error its stack.
-        catch: (error) => error
-      }))
+    Effect.flatMap(
+      JobContext,
+      (context) =>
+        settledOrStopped(
+          options.name,
+          (signal) => options.run({ ...context, params, rawParams: context.params }, signal)
+        )
+    )
   return options.params === undefined
     ? make({
       name: options.name,

@@ -101,7 +101,22 @@ const Services = Job.make({
   })
 })
 
-const jobs = Job.registry(Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed, NoCode, Chatty, Services)
+/** An async function that ignores its AbortSignal: it sleeps (in real time) as long as its params say. */
+const Stubborn = Job.fromPromise({
+  name: "stubborn",
+  run: async ({ logId, params }) => {
+    events.push(`start:${logId}`)
+    if (params === "forever") await new Promise(() => {})
+    await new Promise((resolve) => setTimeout(resolve, Number(params)))
+    events.push(`end:${logId}`)
+    return "done"
+  }
+})
+
+/** Real time, for the functions above (the test's clock is the TestClock). */
+const realSleep = (millis: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, millis)))
+
+const jobs = Job.registry(Stubborn, Sleep, SlowCleanup, Other, Long, Throws, Rejects, Typed, NoCode, Chatty, Services)
 const TestEnv = MockAdmin.layer(jobs, { queueLimit: 3, laneIdleSeconds: 60 })
 
 const reset = Effect.sync(() => {
@@ -245,6 +260,37 @@ describe("lanes", () => {
       yield* admin.kill(4)
       yield* TestClock.adjust(Duration.seconds(5))
       assert.strictEqual((yield* admin.result(32)).handleMsg, "scheduling center kill job. [job running, killed]")
+    }).pipe(Effect.provide(TestEnv)))
+
+  it.effect("a Promise job that ignores its signal: the next run starts only once its function has settled", () =>
+    Effect.gen(function*() {
+      yield* reset
+      const admin = yield* MockAdmin.MockAdmin
+      yield* admin.trigger({ handler: "stubborn", jobId: 40, logId: 400, params: "300" })
+      yield* realSleep(50)
+      yield* admin.trigger({ handler: "stubborn", jobId: 40, logId: 401, params: "0", blockStrategy: "COVER_EARLY" })
+      const covered = yield* admin.result(400)
+      assert.strictEqual(covered.handleMsg, "block strategy effect：Cover Early [job running, killed]")
+      assert.strictEqual((yield* admin.result(401)).handleCode, 200)
+      assert.deepStrictEqual(events, ["start:400", "end:400", "start:401", "end:401"])
+    }).pipe(Effect.provide(TestEnv)))
+
+  it.effect("a Promise job that never settles is let go after the grace, with a warning in its log", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      yield* admin.trigger({ handler: "stubborn", jobId: 41, logId: 410, params: "forever" })
+      yield* realSleep(20)
+      yield* admin.kill(41)
+      const result = yield* Effect.fork(admin.result(410))
+      // The run waits for its function, on the TestClock: once its interruption has begun, the grace passes.
+      yield* realSleep(20)
+      assert.isNull(result.unsafePoll())
+      yield* TestClock.adjust(Job.promiseStopGrace)
+      assert.strictEqual((yield* Fiber.join(result)).handleMsg, "scheduling center kill job. [job running, killed]")
+      assert.include(
+        (yield* admin.log(410)).logContent,
+        "job stubborn: its function did not settle within 5s of being stopped (it ignores its AbortSignal)"
+      )
     }).pipe(Effect.provide(TestEnv)))
 
   it.effect("executorTimeout interrupts the run and reports 502 'job execute timeout '", () =>
