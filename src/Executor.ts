@@ -40,6 +40,7 @@ import { Outbox } from "./internal/outbox.js"
 import * as OutboxStore from "./internal/outboxStore.js"
 import * as Registration from "./internal/registration.js"
 import * as Server from "./internal/server.js"
+import { countRepeatsOnce } from "./internal/signals.js"
 import type * as Job from "./Job.js"
 import * as JobLog from "./JobLog.js"
 import * as Mount from "./Mount.js"
@@ -111,7 +112,9 @@ const running = (port: number, metricsPort: number | undefined, where: string) =
     )
     // Shutdown, while the server still answers (finalizers run last-added first):
     // 1. refuse new triggers with a clear 500; 2. registryRemove; 3. let runs finish within the grace
-    // period, then stop them. The server closes after this, then the outbox delivers what is left.
+    // period, then stop them. The server closes after this, then the outbox delivers what is left. A signal
+    // relayed twice by a wrapper (tsx, a terminal) counts once meanwhile.
+    yield* countRepeatsOnce
     yield* Effect.addFinalizer(() => lanes.drain(settings.shutdownGrace))
     yield* Registration.start(address)
     yield* Effect.addFinalizer(() =>

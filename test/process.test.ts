@@ -11,6 +11,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import type { Wire } from "../src/index.js"
 import { MockAdmin } from "../src/testing.js"
+import { alive } from "./helpers/runs.js"
 import { waitUntil } from "./helpers/wait.js"
 
 const fixture = Path.join(import.meta.dirname, "fixtures", "executor.ts")
@@ -34,13 +35,22 @@ const delivered = (admin: MockAdmin.Service) =>
     (items) => new Map(items.map((item) => [item.logId, { handleCode: item.handleCode, handleMsg: item.handleMsg }]))
   )
 
-/** Starts the fixture executor (killed with the test's scope); gives its registered address once it registered. */
-const startExecutor = (admin: MockAdmin.Service, logPath: string, grace = "10") =>
+/**
+ * Starts the fixture executor (killed with the test's scope); gives its registered address once it registered.
+ * `command` starts it another way (a terminal, a wrapper, npm), the fixture's path or none following it.
+ */
+const startExecutor = (
+  admin: MockAdmin.Service,
+  logPath: string,
+  grace = "10",
+  command: ReadonlyArray<string> = [process.execPath, "--import", "tsx", fixture]
+) =>
   Effect.gen(function*() {
     const before = (yield* registered(admin)).length
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
-        ChildProcess.spawn(process.execPath, ["--import", "tsx", fixture], {
+        ChildProcess.spawn(command[0], command.slice(1), {
+          cwd: Path.join(import.meta.dirname, ".."),
           env: {
             ...process.env,
             XXL_JOB_ADMIN_ADDRESSES: admin.url,
@@ -51,7 +61,7 @@ const startExecutor = (admin: MockAdmin.Service, logPath: string, grace = "10") 
             XXL_JOB_EXECUTOR_LOGPATH: logPath,
             XXL_JOB_EXECUTOR_SHUTDOWN_GRACE_SECONDS: grace
           },
-          stdio: ["ignore", "pipe", "pipe"]
+          stdio: ["pipe", "pipe", "pipe"]
         })
       ),
       (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
@@ -225,6 +235,75 @@ describe("executor process", () => {
   )
 
   it.scopedLive(
+    "one Ctrl-C in a terminal drains an executor run with the tsx command",
+    () =>
+      Effect.gen(function*() {
+        const admin = yield* MockAdmin.serve()
+        const tsx = Path.join(import.meta.dirname, "..", "node_modules", ".bin", "tsx")
+        const terminal = ["python3", Path.join(import.meta.dirname, "fixtures", "terminal.py"), tsx, fixture]
+        const executor = yield* startExecutor(admin, yield* tempDir, "10", terminal)
+        assert.strictEqual(yield* trigger(admin, executor.address, 1, "sleep", "1500"), 200)
+        yield* Effect.sleep("300 millis")
+        executor.child.stdin!.write("CTRL-C\n")
+        yield* executor.exited
+        assert.match(executor.output(), /EXIT 0\s*$/, executor.output())
+        // It drained: the run finished in the grace period and was reported, and the executor said goodbye.
+        assert.deepStrictEqual((yield* delivered(admin)).get(1), { handleCode: 200, handleMsg: "slept 1500" })
+        const removed = (yield* admin.registrations).filter((r) => r.kind === "registryRemove").map((r) => r.address)
+        assert.deepStrictEqual(removed, [executor.address])
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "the same SIGINT twice, 30 ms apart (a terminal's, then a wrapper's relay of it), counts once: it drains",
+    () =>
+      Effect.gen(function*() {
+        const admin = yield* MockAdmin.serve()
+        const executor = yield* startExecutor(admin, yield* tempDir)
+        assert.strictEqual(yield* trigger(admin, executor.address, 1, "sleep", "1500"), 200)
+        yield* Effect.sleep("200 millis")
+        executor.child.kill("SIGINT")
+        yield* Effect.sleep("30 millis")
+        executor.child.kill("SIGINT")
+        assert.strictEqual(yield* executor.exited, 0, executor.output())
+        assert.deepStrictEqual((yield* delivered(admin)).get(1), { handleCode: 200, handleMsg: "slept 1500" })
+        const removed = (yield* admin.registrations).filter((r) => r.kind === "registryRemove").map((r) => r.address)
+        assert.deepStrictEqual(removed, [executor.address])
+      }),
+    30_000
+  )
+
+  it.scopedLive(
+    "SIGTERM to the npm process of npm start reaches the executor, which drains",
+    () =>
+      Effect.gen(function*() {
+        const admin = yield* MockAdmin.serve()
+        const executor = yield* startExecutor(admin, yield* tempDir, "10", ["npm", "start", "--silent"])
+        const code = yield* Effect.map(
+          admin.trigger({
+            executor: executor.address,
+            logId: 1,
+            jobId: 4,
+            handler: "sleep",
+            params: "{\"seconds\":1}"
+          }),
+          ({ reply }) => reply.code
+        )
+        assert.strictEqual(code, 200)
+        yield* Effect.sleep("200 millis")
+        const node = Number(ChildProcess.execFileSync("pgrep", ["-P", String(executor.child.pid)]).toString().trim())
+        executor.child.kill("SIGTERM")
+        yield* executor.exited
+        yield* waitUntil("the executor process to end", () => !alive(node), 10_000)
+        assert.deepStrictEqual((yield* delivered(admin)).get(1), { handleCode: 200, handleMsg: "slept 1s" })
+        const removed = (yield* admin.registrations).filter((r) => r.kind === "registryRemove").map((r) => r.address)
+        assert.deepStrictEqual(removed, [executor.address])
+      }),
+    60_000
+  )
+
+  it.scopedLive(
     "a second signal ends a long drain at once; the results the outbox held are sent at the next start",
     () =>
       Effect.gen(function*() {
@@ -236,7 +315,8 @@ describe("executor process", () => {
         assert.strictEqual(yield* trigger(admin, first.address, 2, "sleep", "60000"), 200)
         yield* waitUntil("the result to be tried", Effect.map(callbackAttempts(admin), (n) => n >= 1), 15_000)
         first.child.kill("SIGTERM")
-        yield* Effect.sleep("300 millis")
+        // Past the window in which a repeat counts as the same signal (a wrapper's relay).
+        yield* Effect.sleep("1 second")
         const started = Date.now()
         first.child.kill("SIGTERM")
         yield* first.exited
