@@ -23,7 +23,6 @@
  * @since 1.0.0
  */
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -58,19 +57,15 @@ export interface Lines {
 }
 
 /**
- * The store could not write or read now. On a failed `write` the executor keeps the lines and tries again.
+ * The store could not write or read now. On a failed `write` the executor keeps the lines and tries again:
+ * the lines `unwritten` names when the store wrote part of the batch (say, until a disk filled), else the
+ * whole batch.
  *
  * @since 1.0.0
  * @category errors
  */
-export class JobLogError extends Data.TaggedError("JobLogError")<{
-  readonly operation: "write" | "read"
-  readonly cause: unknown
-}> {
-  override get message(): string {
-    return `run log ${this.operation} failed: ${this.cause instanceof Error ? this.cause.message : String(this.cause)}`
-  }
-}
+export { JobLogError } from "./internal/jobLogError.js"
+import type { JobLogError } from "./internal/jobLogError.js"
 
 /**
  * A run log store.
@@ -95,8 +90,9 @@ export class JobLogError extends Data.TaggedError("JobLogError")<{
 export interface Store {
   /**
    * Appends lines to run logs. The executor calls it with what its runs logged over a few milliseconds, one
-   * call at a time; a later `read` must see what an earlier `write` wrote. Fail with `JobLogError` when the
-   * lines cannot be stored now: the executor keeps them and calls again.
+   * call at a time; a later `read` must see what an earlier `write` wrote. Fail with `JobLogError` when lines
+   * cannot be stored now (naming them in `unwritten` when some of the batch was written): the executor keeps
+   * them, within a bound, and calls again.
    */
   readonly write: (batch: ReadonlyArray<Lines>) => Effect.Effect<void, JobLogError>
   /**

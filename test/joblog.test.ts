@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, TestClock } from "effect"
+import { Effect, Fiber, Layer, Metric, TestClock } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -7,6 +7,7 @@ import { JobLog } from "../src/index.js"
 import * as JobLogFile from "../src/internal/jobLogFile.js"
 import * as MemoryStore from "../src/internal/jobLogMemory.js"
 import { formatEntry, notFound, page } from "../src/internal/logLines.js"
+import * as Metrics from "../src/internal/metrics.js"
 import * as RunLogs from "../src/internal/runLogs.js"
 import { capped } from "../src/internal/runLogs.js"
 
@@ -201,7 +202,7 @@ describe("run logs (the executor's side)", () => {
       return { store, batches }
     })
 
-  it.scoped("gathers the entries of many runs into one write, in order; a read sees every entry before it", () =>
+  it.scoped("gathers the entries of many runs into one write, in order; a read sees every entry of its run", () =>
     Effect.gen(function*() {
       const { batches, store } = yield* recordingStore(() => false)
       const runLogs = yield* Effect.provide(
@@ -215,12 +216,14 @@ describe("run logs (the executor's side)", () => {
       runLogs.append(b, "b1")
       appendA("a2\na3")
       assert.strictEqual(batches.length, 0)
+      // A read writes its run's lines first.
       assert.strictEqual((yield* runLogs.read(a, 1)).logContent, "a1\na2\na3\n")
-      assert.deepStrictEqual(batches, [[{ key: a, text: "a1\na2\na3\n" }, { key: b, text: "b1\n" }]])
-      // Without a read, they are written within a few milliseconds.
-      appendA("a4")
+      assert.deepStrictEqual(batches, [[{ key: a, text: "a1\na2\na3\n" }]])
+      // Without a read, what gathered is written within a few milliseconds, every run in one write (the shorter
+      // text first: the order of runs within a write is free).
+      appendA("a4 and more")
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
-      assert.deepStrictEqual(batches.slice(1), [[{ key: a, text: "a4\n" }]])
+      assert.deepStrictEqual(batches.slice(1), [[{ key: b, text: "b1\n" }, { key: a, text: "a4 and more\n" }]])
     }))
 
   it.scoped("a write the store fails keeps its lines, ahead of the newer ones, and is tried again", () =>
@@ -272,5 +275,104 @@ describe("run logs: a store that stops answering", () => {
       // The store answers again: the stalled write completes, and nothing was lost.
       release()
       assert.strictEqual((yield* runLogs.read(key, 1)).logContent, "before the stall\n")
+    }))
+})
+
+describe("run logs: a store that cannot write for a while (a full disk)", () => {
+  /** A memory store that fails every write while `down`, and records the batches it took. */
+  const storeWithOutage = () => {
+    const memory = MemoryStore.make()
+    const state = { down: true }
+    const batches: Array<ReadonlyArray<JobLog.Lines>> = []
+    const store: JobLog.Store = {
+      write: (batch) =>
+        Effect.suspend(() => {
+          if (state.down) {
+            return Effect.fail(
+              new JobLog.JobLogError({ operation: "write", cause: new Error("ENOSPC: no space left") })
+            )
+          }
+          batches.push(batch)
+          return memory.write(batch)
+        }),
+      read: memory.read
+    }
+    return { batches, state, store }
+  }
+  const runLogsOver = (store: JobLog.Store, limits: RunLogs.Limits) =>
+    Effect.provide(RunLogs.RunLogs, RunLogs.layerWith(limits).pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store))))
+  const dropped = Effect.map(Metric.value(Metrics.logLinesDropped), (state) => state.count)
+
+  it.scoped("what waits is bounded for all runs together; past it lines are dropped, counted and marked", () =>
+    Effect.gen(function*() {
+      const { state, store } = storeWithOutage()
+      const runLogs = yield* runLogsOver(store, { maxHeldChars: 60, chunkChars: 1000 })
+      const a = { logId: 1, logDateTime: D }
+      const b = { logId: 2, logDateTime: D }
+      const before = yield* dropped
+      for (let i = 1; i <= 6; i++) runLogs.append(a, `a line ${i}`) // 9 characters each with its newline
+      for (let i = 1; i <= 3; i++) runLogs.append(b, `b line ${i}`)
+      // 60 characters hold six lines: a 1-6; b's three are dropped.
+      assert.strictEqual((yield* dropped) - before, 3)
+      state.down = false
+      assert.strictEqual(
+        (yield* runLogs.read(a, 1)).logContent,
+        Array.from({ length: 6 }, (_, i) => `a line ${i + 1}\n`).join("")
+      )
+      // Room again: b's next line comes after a marker that counts what went missing.
+      runLogs.append(b, "b line 4")
+      const logB = (yield* runLogs.read(b, 1)).logContent.split("\n")
+      assert.match(logB[0], /^<br>----------- log truncated: 3 line\(s\) \(27 characters\) dropped here/)
+      assert.strictEqual(logB[1], "b line 4")
+    }))
+
+  it.scoped("when the store takes lines again, the small backlogs go first and a long one is written in chunks", () =>
+    Effect.gen(function*() {
+      const { batches, state, store } = storeWithOutage()
+      const runLogs = yield* runLogsOver(store, { maxHeldChars: 1_000_000, chunkChars: 100 })
+      const big = { logId: 10, logDateTime: D }
+      for (let i = 0; i < 100; i++) runLogs.append(big, `big line ${String(i).padStart(3, "0")}`) // 13 each
+      for (let logId = 11; logId <= 13; logId++) runLogs.append({ logId, logDateTime: D }, `small run ${logId}`)
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 60)))
+      state.down = false
+      // The first write carries every small run's lines, then at most a chunk of the long one, last.
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1500)))
+      const first = batches[0]
+      assert.deepStrictEqual(first.slice(0, 3).map((lines) => lines.key.logId).sort(), [11, 12, 13])
+      assert.strictEqual(first[3].key.logId, 10)
+      assert.isAtMost(first[3].text.length, 100)
+      // In the end the long one is all there, in order.
+      const all = (yield* runLogs.read(big, 1)).logContent
+      assert.strictEqual(
+        all,
+        Array.from({ length: 100 }, (_, i) => `big line ${String(i).padStart(3, "0")}\n`).join("")
+      )
+    }))
+
+  it.scoped("a write the store took in part: only the part it names is kept and tried again", () =>
+    Effect.gen(function*() {
+      const memory = MemoryStore.make()
+      let calls = 0
+      const store: JobLog.Store = {
+        write: (batch) =>
+          Effect.suspend(() => {
+            if (++calls > 1) return memory.write(batch)
+            // The first write stores the first line of each run, then the disk is full.
+            const taken = batch.map(({ key, text }) => ({ key, text: text.slice(0, text.indexOf("\n") + 1) }))
+            const unwritten = batch.map(({ key, text }) => ({ key, text: text.slice(text.indexOf("\n") + 1) }))
+            return Effect.zipRight(
+              memory.write(taken),
+              Effect.fail(new JobLog.JobLogError({ operation: "write", cause: new Error("ENOSPC"), unwritten }))
+            )
+          }),
+        read: memory.read
+      }
+      const runLogs = yield* runLogsOver(store, RunLogs.defaultLimits)
+      const key = { logId: 20, logDateTime: D }
+      runLogs.append(key, "one")
+      runLogs.append(key, "two")
+      runLogs.append(key, "three")
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 1200)))
+      assert.strictEqual((yield* runLogs.read(key, 1)).logContent, "one\ntwo\nthree\n")
     }))
 })

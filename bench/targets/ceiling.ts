@@ -20,15 +20,15 @@ const AppendThread = await import(
 const { dayOf } = await import(fromPackage("internal/logLines")) as typeof LogLinesModule
 
 const logPath = process.env.CEILING_LOG_FILES === "1" ? process.env.XXL_JOB_EXECUTOR_LOGPATH : undefined
-const appender = logPath === undefined ? undefined : AppendThread.make(() => {})
+const appender = logPath === undefined ? undefined : AppendThread.make()
 // Appends gather for 25 ms before they go to the thread, as the executor's run logs do.
-let flushScheduled = false
-const flushSoon = () => {
-  if (flushScheduled) return
-  flushScheduled = true
+let gathered: Array<AppendThreadModule.Write> = []
+const append = (file: string, text: string) => {
+  if (gathered.push([file, text]) > 1) return
   setTimeout(() => {
-    flushScheduled = false
-    void appender!.flush()
+    const writes = gathered
+    gathered = []
+    void appender!.write(writes)
   }, 25)
 }
 const logLine = (message: string) => `${new Date().toISOString()} [ceiling]-[INFO]-[main] ${message}\n`
@@ -78,8 +78,7 @@ const server = Http.createServer((req, res) => {
     res.end("{\"code\":200,\"msg\":\"Success\"}")
     if (appender !== undefined) {
       const file = Path.join(logPath!, dayOf(trigger.logDateTime), `${trigger.logId}.log`)
-      appender.append(file, logLine("----------- xxl-job job execute start -----------") + logLine("result ok"))
-      flushSoon()
+      append(file, logLine("----------- xxl-job job execute start -----------") + logLine("result ok"))
     }
     pending.push({ logId: trigger.logId, logDateTim: trigger.logDateTime, handleCode: 200, handleMsg: "ok" })
     setImmediate(flush)

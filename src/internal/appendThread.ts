@@ -2,10 +2,11 @@
  * Appends text to files from a thread of its own. Run logs are one file per run (Java's layout), and creating
  * a file costs tens of microseconds of system time; done on the event loop it would stall every request, and
  * done through libuv's pool (fs.promises) it costs more still, in round trips and in threads contending for
- * the same directory. So appends are queued and handed over, when `flush` is called, as one batch to a worker
- * thread that writes them synchronously, in order, keeping recently used files open. The caller gathers
- * (the executor's run logs are written every few milliseconds, see `runLogs`): each hand-over costs the
- * event loop a message, and a batch carries one text per file.
+ * the same directory. So a batch of appends (one text per file) goes to a worker thread that writes them
+ * synchronously, in order, keeping recently used files open. The caller gathers (the executor's run logs are
+ * written every few milliseconds, see `runLogs`): each batch costs the event loop a message. An append that
+ * fails (a full disk) is answered with the part of its text not written, for the caller to hold and try
+ * again: nothing is retried here.
  *
  * @internal
  */
@@ -13,32 +14,30 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { Worker } from "node:worker_threads"
 
-/** An append the thread could not make, with why. */
-export type Failure = readonly [path: string, text: string, message: string]
+/** An append the thread could not make whole: its file, the part of its text not written, and why. */
+export type Failure = readonly [path: string, unwritten: string, message: string]
 
 /** @internal */
 export interface Appender {
   /**
-   * Queues `text` for the end of `path` (the folder is made when missing), until the next `flush`. Appends to a
-   * file keep their order.
+   * Appends each text to the end of its file (the folder is made when missing), in order, after the batches
+   * sent before; resolves with the appends that failed, each with the part of its text not written.
    */
-  readonly append: (path: string, text: string) => void
-  /**
-   * Hands what is queued to the thread; resolves once everything appended so far has been written, or has
-   * failed and been queued again (for the next flush).
-   */
-  readonly flush: () => Promise<void>
+  readonly write: (writes: ReadonlyArray<Write>) => Promise<ReadonlyArray<Failure>>
   /** Closes the files kept open (before folders are deleted, so no append goes to a deleted file). */
   readonly closeFiles: () => Promise<void>
-  /** Writes what is queued, then stops the thread. */
+  /** Waits for the batches sent, then stops the thread. */
   readonly close: () => Promise<void>
 }
+
+/** One append: a file and the text for its end. @internal */
+export type Write = readonly [path: string, text: string]
 
 /**
  * The thread's code (CommonJS, evaluated by the worker: a file of its own would need a loader under tsx and
  * vitest). Messages in: `{ seq, paths, text, lengths }` (the paths joined by NUL, which no path holds, and
  * the texts joined, cut by their lengths) or `{ seq, closeFiles: true }`; out:
- * `{ seq, failed: [[path, text, message], …] }` once that message is done.
+ * `{ seq, failed: [[path, unwritten, message], …] }` once that message is done.
  */
 const threadSource = `
 const fs = require("node:fs")
@@ -96,13 +95,16 @@ parentPort.on("message", (message) => {
     let at = 0
     for (let i = 0; i < files.length; i++) {
       const file = files[i]
-      const text = message.text.slice(at, at += message.lengths[i])
+      const bytes = Buffer.from(message.text.slice(at, at += message.lengths[i]), "utf8")
+      // Byte by byte accounted: a full disk takes part of a write, and only the rest is sent back.
+      let written = 0
       try {
-        fs.writeFileSync(fdOf(file, now), text)
+        const fd = fdOf(file, now)
+        while (written < bytes.length) written += fs.writeSync(fd, bytes, written)
       } catch (error) {
         const entry = open.get(file)
         if (entry !== undefined) closeEntry(file, entry)
-        failed.push([file, text, String(error && error.message || error)])
+        failed.push([file, bytes.subarray(written).toString("utf8"), String(error && error.message || error)])
       }
     }
     closeIdle(now)
@@ -112,54 +114,44 @@ parentPort.on("message", (message) => {
 `
 
 /**
- * Starts the thread. `onFailure` hears of appends that failed; they are queued again and retried with the
- * next batch, so a full disk delays lines rather than losing them.
+ * Starts the thread.
  *
  * @internal
  */
-export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): Appender => {
+export const make = (): Appender => {
   const worker = new Worker(threadSource, { eval: true })
-  // The thread never keeps the process alive: `close` (a layer finalizer) writes what is left.
+  // The thread never keeps the process alive: `close` (a layer finalizer) waits for what was sent.
   worker.unref()
-  /**
-   * What waits for the next batch: the text appended to each file, in order, as one string (V8 joins
-   * concatenations lazily), not an array per file.
-   */
-  let queued = new Map<string, string>()
   let seq = 0
   /** Batches handed to the thread and not yet done, by message number. */
-  const inFlight = new Map<number, { readonly writes: Array<Write>; readonly done: () => void }>()
+  const inFlight = new Map<
+    number,
+    { readonly writes: ReadonlyArray<Write>; readonly done: (failed: ReadonlyArray<Failure>) => void }
+  >()
   let crashed = false
+  let last: Promise<unknown> = Promise.resolve()
 
-  /** Failed appends go back to the front of the queue and are tried again with the next batch. */
-  const requeue = (failed: ReadonlyArray<Failure>) => {
-    if (failed.length === 0) return
-    const again = new Map(failed.map(([path, text]) => [path, text]))
-    for (const [path, text] of queued) again.set(path, (again.get(path) ?? "") + text)
-    queued = again
-    onFailure(failed)
-  }
   worker.on("message", (reply: { seq: number; failed: Array<Failure> }) => {
-    requeue(reply.failed)
-    inFlight.get(reply.seq)?.done()
+    inFlight.get(reply.seq)?.done(reply.failed)
     inFlight.delete(reply.seq)
   })
   worker.on("error", (error) => {
     // Should never happen; if it does, appends go on from this thread (slower, but nothing is lost).
     crashed = true
-    onFailure([["(log writer thread)", "", `stopped (${error.message}); writing from the main thread instead`]])
     for (const batch of inFlight.values()) {
-      requeue(writeHere(batch.writes))
-      batch.done()
+      batch.done([
+        ...writeHere(batch.writes),
+        ["(log writer thread)", "", `stopped (${error.message}); writing from the main thread instead`]
+      ])
     }
     inFlight.clear()
   })
 
   /** Sends a message and resolves when the thread has done it (the thread takes messages in order). */
-  const send = (message: { writes: Array<Write> } | { closeFiles: true }): Promise<void> => {
+  const send = (message: { writes: ReadonlyArray<Write> } | { closeFiles: true }) => {
     const id = ++seq
     const writes = "writes" in message ? message.writes : []
-    const done = new Promise<void>((resolve) => inFlight.set(id, { writes, done: resolve }))
+    const done = new Promise<ReadonlyArray<Failure>>((resolve) => inFlight.set(id, { writes, done: resolve }))
     if ("writes" in message) {
       // Strings and a typed array: the thread gets them by copying memory, where an array of pairs would
       // go through the structured-clone walk (3% of the event loop under load).
@@ -174,34 +166,19 @@ export const make = (onFailure: (failures: ReadonlyArray<Failure>) => void): App
     } else {
       worker.postMessage({ ...message, seq: id })
     }
+    last = done
     return done
-  }
-  let lastSent: Promise<void> = Promise.resolve()
-  const sendQueued = (): Promise<void> => {
-    if (queued.size > 0) {
-      const writes = Array.from(queued)
-      queued = new Map()
-      if (crashed) requeue(writeHere(writes))
-      else lastSent = send({ writes })
-    }
-    return lastSent
   }
 
   return {
-    append: (path, text) => {
-      const before = queued.get(path)
-      queued.set(path, before === undefined ? text : before + text)
-    },
-    flush: sendQueued,
-    closeFiles: () => crashed ? Promise.resolve() : send({ closeFiles: true }),
+    write: (writes) => crashed ? Promise.resolve(writeHere(writes)) : send({ writes }),
+    closeFiles: () => crashed ? Promise.resolve() : send({ closeFiles: true }).then(() => undefined),
     close: async () => {
-      await sendQueued()
+      await last
       await worker.terminate()
     }
   }
 }
-
-type Write = readonly [path: string, text: string]
 
 /** The fallback when the thread is gone: the same appends, made synchronously here. */
 const writeHere = (writes: ReadonlyArray<Write>): Array<Failure> => {

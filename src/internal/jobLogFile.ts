@@ -8,13 +8,13 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import type { LogKey, Store } from "../JobLog.js"
 import { LogResult } from "../Wire.js"
 import * as AppendThread from "./appendThread.js"
+import { JobLogError } from "./jobLogError.js"
 import * as LineIndex from "./lineIndex.js"
 import { dayOf, notFound, pageMaxBytes } from "./logLines.js"
 
@@ -37,28 +37,31 @@ export const make = (
   Effect.gen(function*() {
     const root = Path.resolve(logPath)
     const maxBytes = options.pageMaxBytes ?? pageMaxBytes
-    const runtime = yield* Effect.runtime<never>()
-    const reportFailures = (failures: ReadonlyArray<AppendThread.Failure>) => {
-      const [path, , message] = failures[0]
-      Runtime.runFork(runtime)(Effect.logWarning(
-        `run log write failed for ${failures.length} file(s), e.g. ${path}: ${message}; retrying with the next write`
-      ))
-    }
     const appender = yield* Effect.acquireRelease(
-      Effect.sync(() => AppendThread.make(reportFailures)),
+      Effect.sync(() => AppendThread.make()),
       (appender) => Effect.promise(appender.close)
     )
     const indexes = LineIndex.makeIndexes()
     return {
       write: (batch) =>
-        Effect.promise(() => {
-          for (const { key, text } of batch) appender.append(pathOf(root, key), text)
-          return appender.flush()
+        Effect.suspend(() => {
+          const writes = batch.map(({ key, text }): AppendThread.Write => [pathOf(root, key), text])
+          return Effect.flatMap(Effect.promise(() => appender.write(writes)), (failed) => {
+            if (failed.length === 0) return Effect.void
+            // The thread answers with each failed append's path; its key is the batch's with that path.
+            const keyOf = new Map(writes.map(([path], i) => [path, batch[i].key]))
+            const [path, , message] = failed[0]
+            return Effect.fail(
+              new JobLogError({
+                operation: "write",
+                cause: new Error(`${path}: ${message}${failed.length > 1 ? ` (and ${failed.length - 1} more)` : ""}`),
+                unwritten: failed.map(([path, text]) => ({ key: keyOf.get(path)!, text }))
+              })
+            )
+          })
         }),
       read: (key, fromLineNum) =>
         Effect.promise(async () => {
-          // What was written before this read is in the file.
-          await appender.flush()
           // The admin passes the trigger time re-read from its database at second precision; a run
           // triggered in the last instant of a day may have been rounded into the next one.
           for (const shift of [0, -1]) {

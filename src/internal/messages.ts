@@ -85,6 +85,10 @@ export const logException = (trace: string) =>
 export const logCallbackFinish = "<br>----------- xxl-job job callback finish."
 export const logCallbackFail = (detail: string) => `<br>----------- xxl-job job callback fail, callbackResult:${detail}`
 
+/** Ours: where lines went missing from a run's log because the store could not take them (a full disk). */
+export const logLinesDropped = (lines: number, chars: number, limit: number) =>
+  `<br>----------- log truncated: ${lines} line(s) (${chars} characters) dropped here: the run log store could not write them and ${limit} characters were already waiting for it -----------`
+
 /** Ours: `/log` when the run log store did not give a page (it did not answer in time, or failed). */
 export const logUnreadable = (reason: string) => `readLog fail, ${reason}; the run's lines are kept until it answers`
 

@@ -81,6 +81,18 @@ export const logBytes = Metric.counter("xxl_job_log_bytes_total", {
   incremental: true
 })
 
+/**
+ * Run log lines dropped because the store could not take them for a while (a full disk) and the bound on what
+ * waits for it was reached.
+ */
+export const logLinesDropped = Metric.counter("xxl_job_log_lines_dropped_total", {
+  description: "Run log lines dropped: the store could not take them and the bound on what waits for it was reached.",
+  incremental: true
+})
+
+/** Counts dropped log lines: a plain call, for the run logs. */
+export const unsafeRecordDroppedLogLines = (lines: number): void => logLinesDropped.unsafeUpdate(lines, noLabels)
+
 /** Counts log bytes: a plain call, for the log writers. */
 export const unsafeRecordLogBytes = (bytes: number): void => logBytes.unsafeUpdate(bytes, noLabels)
 const noLabels: ReadonlyArray<MetricLabel.MetricLabel> = []
