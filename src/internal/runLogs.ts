@@ -109,6 +109,8 @@ export const defaultLimits: Limits = { maxHeldChars: 64 * 1024 * 1024, chunkChar
 class Held {
   private runs = new Map<string, Gathered>()
   private chars = 0
+  /** Whether the last `take` left part of a run's lines behind (a backlog written a chunk at a time). */
+  leftBehind = false
   private readonly dropped = new Map<string, Dropped>()
 
   constructor(private readonly limits: Limits) {}
@@ -168,6 +170,7 @@ class Held {
       if (cut < text.length) rest.set(id, { key, text: text.slice(cut) })
     }
     this.runs = rest
+    this.leftBehind = rest.size > 0
     this.chars = 0
     for (const { text } of rest.values()) this.chars += text.length
     return batch.sort((a, b) => a.text.length - b.text.length)
@@ -261,13 +264,17 @@ const makeWith = (limits: Limits) =>
       writeSoon(gatherMillis)
     }
 
-    /** A write the store took: say so if it had failed, and go on with what is left (paced after a failure). */
+    /**
+     * A write the store took: say so if it had failed, and go on with a backlog it left behind (paced after a
+     * failure). Lines that came meanwhile have their own gather timer: writing them at once instead made
+     * smaller batches under load, and more of them (CPU per trigger x1.11, measured).
+     */
     const written = Effect.suspend(() => {
-      if (held.size > 0) {
+      if (held.leftBehind) {
         clearTimeout(timer)
         timer = undefined
         writeSoon(catchingUp ? catchUpMillis : 0)
-      } else {
+      } else if (held.size === 0) {
         catchingUp = false
       }
       if (!held.dropping) saidDropping = false
