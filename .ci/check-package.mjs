@@ -4,7 +4,7 @@
 // and `require()` on Node 20.19+. One line per check; on a failure, the tool's output and then one line saying
 // what failed. Everything happens in a temporary directory that is removed at the end.
 //
-// Allowed, and only this (see the README): the package is ESM only, so attw's `cjs-resolves-to-esm` for
+// Allowed, and only this (see the README, "Install", and docs/compatibility.md): the package is ESM only, so attw's `cjs-resolves-to-esm` for
 // node16 from CommonJS. node10, node16 from ESM and bundler must resolve every entry point with no problem.
 //
 // The fresh project installs with `npm ci --offline`: its lock is this checkout's lock cut down to what the
