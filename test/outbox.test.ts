@@ -180,13 +180,17 @@ describe("OutboxStore journal", () => {
         store.remove(ids.filter((id) => id % 1000 !== 0))
         // A further add triggers the compaction after its write.
         store.add([entry(30_000)])
+        yield* until(() => journalLines(dir).length < 100)
+        // Writes after the compaction go on in the compacted journal.
+        store.add([entry(30_001)])
       }))
       const lines = Fs.readFileSync(journal, "utf8").trim().split("\n")
       assert.isBelow(lines.length, 100)
       const recovered = yield* Effect.scoped(Effect.map(OutboxStore.makeFile(dir), (store) => store.recovered))
       assert.deepStrictEqual(recovered.map((e) => e.id), [
         ...Array.from({ length: 25 }, (_, i) => (i + 1) * 1000),
-        30_000
+        30_000,
+        30_001
       ])
     }))
 })

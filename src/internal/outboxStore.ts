@@ -353,16 +353,24 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
       }
       compacting = true
       try {
-        const temp = await Fs.open(tempPath, "w")
-        await temp.writeFile(text, "utf8")
-        await temp.sync()
-        await temp.close()
-        await closeFd(fd)
-        await Fs.rename(tempPath, journalPath)
+        // The compacted journal is written through the descriptor that then goes on appending to it: renamed
+        // over the old journal, it is the journal. If any step fails, the old journal and its descriptor are
+        // left as they were, and writing goes on there.
+        const next = await openFd(tempPath, "w")
+        try {
+          await writeAll(next, text)
+          await fsyncFd(next)
+          await Fs.rename(tempPath, journalPath)
+        } catch (error) {
+          await closeFd(next).catch(() => undefined)
+          throw error
+        }
+        const old = fd
+        fd = next
+        await closeFd(old).catch(() => undefined)
         const dir = await Fs.open(directory, "r")
         await dir.sync().catch(() => undefined)
         await dir.close()
-        fd = await openFd(journalPath, "a")
         // The new journal was fsynced whole; what the old one had unsynced is in it.
         unsynced = false
         records = count
