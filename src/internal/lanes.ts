@@ -5,7 +5,7 @@
  * it. `/kill` stops the job's lane; shutdown drains every lane. Every accepted trigger gets exactly one
  * result, handed to the outbox: from its run (`run.ts`), or from the stop that answered it while it waited.
  *
- * A lane's states (`Lane.state`):
+ * A lane's states, which follow from its fields (`queue`, `run`, `stopReason`) rather than being kept:
  *
  * | state      | queue | run   | moves on when                                                            |
  * | ---------- | ----- | ----- | ------------------------------------------------------------------------ |
@@ -99,7 +99,6 @@ interface Lane<E, R> extends RunOwner {
   /** Which handler the lane runs: a trigger for another one replaces the lane. */
   readonly handlerKey: string
   readonly job: LaneJob<E, R>
-  state: "idle" | "starting" | "running" | "stopped"
   readonly queue: Array<TriggerParam>
   /** The logIds in `queue` (for Java's repeat check), made when something is queued. */
   queuedLogIds: Set<number> | undefined
@@ -218,7 +217,6 @@ class LaneTable<E, R> {
       handlerKey: key,
       job,
       thread: `job-${jobId}`,
-      state: "idle",
       queue: [],
       queuedLogIds: undefined,
       run: undefined,
@@ -243,7 +241,6 @@ class LaneTable<E, R> {
   private wake(lane: Lane<E, R>): void {
     if (lane.due || lane.run !== undefined || lane.takingNext || lane.stopReason !== undefined) return
     lane.due = true
-    lane.state = "starting"
     if (this.due.push(lane) === 1) setImmediate(() => this.startDue())
   }
 
@@ -276,11 +273,7 @@ class LaneTable<E, R> {
     lane.takingNext = true
     while (lane.run === undefined) {
       if (lane.stopReason !== undefined) break
-      if (lane.queue.length === 0) {
-        lane.state = "idle"
-        break
-      }
-      lane.state = "starting"
+      if (lane.queue.length === 0) break
       // Its answer has not gone out yet: `answered` wakes the lane.
       if (this.unanswered.has(lane.queue[0])) break
       if (this.limited) {
@@ -318,7 +311,6 @@ class LaneTable<E, R> {
 
   /** Starts a run of `trigger` (`runEnded` hears of its end). */
   private startRun(lane: Lane<E, R>, trigger: TriggerParam): void {
-    lane.state = "running"
     this.outbox.started(trigger)
     const run: NonNullable<Lane<E, R>["run"]> = { trigger, fiber: undefined }
     lane.run = run
@@ -342,7 +334,6 @@ class LaneTable<E, R> {
       this.stopping.delete(lane)
       return
     }
-    lane.state = "starting"
     if (!lane.takingNext) this.takeNext(lane)
   }
 
@@ -353,7 +344,6 @@ class LaneTable<E, R> {
   private stop(lane: Lane<E, R>, reason: string): void {
     if (lane.stopReason !== undefined) return
     lane.stopReason = reason
-    lane.state = "stopped"
     if (this.lanes.get(lane.jobId) === lane) this.lanes.delete(lane.jobId)
     const queued = lane.queue.splice(0)
     lane.queuedLogIds = undefined
@@ -395,7 +385,7 @@ class LaneTable<E, R> {
   retireIdle(): void {
     const limit = this.now() - Duration.toMillis(this.settings.laneIdleTimeout)
     for (const lane of this.lanes.values()) {
-      if (lane.state === "idle" && lane.queue.length === 0 && lane.idleSince <= limit) this.lanes.delete(lane.jobId)
+      if (!isBusy(lane) && lane.idleSince <= limit) this.lanes.delete(lane.jobId)
     }
   }
 
