@@ -225,17 +225,13 @@ const settledOrStopped = (name: string, run: (signal: AbortSignal) => PromiseLik
       controller.abort()
       // A canceller runs uninterruptibly: the wait must be interruptible for the grace to cut it short.
       return Effect.interruptible(Effect.promise(() => settled)).pipe(
-        Effect.timeoutTo({
-          duration: promiseStopGrace,
-          onSuccess: () => Effect.void,
-          onTimeout: () =>
-            Effect.logWarning(
-              `job ${name}: its function did not settle within ${
-                Duration.format(promiseStopGrace)
-              } of being stopped (it ignores its AbortSignal); the job's next run may overlap it`
-            )
-        }),
-        Effect.flatten
+        Effect.timeout(promiseStopGrace),
+        Effect.catchTag("TimeoutException", () =>
+          Effect.logWarning(
+            `job ${name}: its function did not settle within ${
+              Duration.format(promiseStopGrace)
+            } of being stopped (it ignores its AbortSignal); the job's next run may overlap it`
+          ))
       )
     })
   })

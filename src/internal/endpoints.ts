@@ -226,10 +226,7 @@ export const make = Effect.gen(function*() {
     }
   }
 
-  const handle = (request: Request): Effect.Effect<Wire.Reply> =>
-    Effect.suspend(() => {
-      return asEffect(handleNow(request))
-    })
+  const handle = (request: Request): Effect.Effect<Wire.Reply> => Effect.suspend(() => asEffect(handleNow(request)))
 
   const metrics = Metrics.scrape(
     Effect.zipWith(lanes.stats, outbox.backlog, (stats, backlog) => ({

@@ -296,7 +296,7 @@ export const make = Effect.gen(function*() {
   const left = [...store.recovered, ...store.openTriggers]
   if (left.length > 0) {
     nextId = Math.max(...left.map((owed) => owed.id)) + 1
-    const answered = store.openTriggers.map((trigger) => {
+    const lostRuns = store.openTriggers.map((trigger) => {
       const { entry, log } = resultOfLostRun(trigger)
       runLogs.append({ logId: trigger.logId, logDateTime: trigger.logDateTime }, log)
       return entry
@@ -306,14 +306,14 @@ export const make = Effect.gen(function*() {
         `callback outbox: ${store.recovered.length} result(s) left by an earlier run, sending first`
       )
     }
-    if (answered.length > 0) {
+    if (lostRuns.length > 0) {
       yield* Effect.logWarning(
-        `callback outbox: ${answered.length} trigger(s) accepted by an earlier run had no result (the process ` +
-          `stopped); reporting them failed: logIds ${answered.map((entry) => entry.item.logId).join(",")}`
+        `callback outbox: ${lostRuns.length} trigger(s) accepted by an earlier run had no result (the process ` +
+          `stopped); reporting them failed: logIds ${lostRuns.map((entry) => entry.item.logId).join(",")}`
       )
-      store.add(answered)
+      store.add(lostRuns)
     }
-    enqueue([...store.recovered, ...answered].sort((a, b) => a.id - b.id))
+    enqueue([...store.recovered, ...lostRuns].sort((a, b) => a.id - b.id))
     yield* enforceBounds
   }
 
