@@ -89,7 +89,8 @@ export const Download = Job.fromPromise({
 export const Primes = Isolated.make({
   name: "primes",
   description: "counts the primes below {\"below\": n}, in a worker thread",
-  module: new URL("./workers/primes.ts", import.meta.url),
+  // Named as the compiled file: under tsx (npm start) its TypeScript source beside it runs.
+  module: new URL("./workers/primes.js", import.meta.url),
   params: Schema.parseJson(Schema.Struct({ below: Schema.Int.pipe(Schema.between(2, 1e9)) }))
 })
 

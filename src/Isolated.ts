@@ -32,6 +32,7 @@ import * as Fs from "node:fs"
 import * as Module from "node:module"
 import * as Url from "node:url"
 import * as WorkerThreads from "node:worker_threads"
+import { locate } from "./internal/isolatedModule.js"
 import * as Job from "./Job.js"
 
 /**
@@ -60,7 +61,11 @@ export class IsolatedJobError extends Data.TaggedError("IsolatedJobError")<{
 export interface Options {
   readonly name: string
   readonly description?: string | undefined
-  /** The module, as a file URL or an absolute path: `new URL("./jobs/report.js", import.meta.url)`. */
+  /**
+   * The module, as a file URL or an absolute path: `new URL("./jobs/report.js", import.meta.url)`. Named
+   * as TypeScript's imports are (`.js`), it is the compiled file, or under tsx, where that is not there, the
+   * `.ts` source beside it. A module that cannot be found fails each run, saying why.
+   */
   readonly module: URL | string
   /** The exported function to call (default: `default`). */
   readonly export?: string | undefined
@@ -386,20 +391,22 @@ export const make: {
   (options: Options): Job.Job
   <P>(options: Options & { readonly params: Schema.Schema<P, string, never> }): Job.Job
 } = (options: Options & { readonly params?: Schema.Schema<any, string, never> }): Job.Job => {
-  const module = moduleUrl(options.module)
+  const located = locate(moduleUrl(options.module), options.name, underTsx)
   const exportName = options.export ?? "default"
   const run = options.in === "process" ? runInProcess : runInThread
   const call = (params: unknown) =>
-    Effect.flatMap(
-      Job.JobContext,
-      (context) =>
-        run({
-          module,
-          exportName,
-          context: { ...context, params, rawParams: context.params },
-          resourceLimits: options.resourceLimits
-        })
-    )
+    "problem" in located
+      ? Effect.fail(new IsolatedJobError({ message: located.problem, remoteStack: undefined }))
+      : Effect.flatMap(
+        Job.JobContext,
+        (context) =>
+          run({
+            module: located.url,
+            exportName,
+            context: { ...context, params, rawParams: context.params },
+            resourceLimits: options.resourceLimits
+          })
+      )
   return options.params === undefined
     ? Job.make({
       name: options.name,

@@ -3,10 +3,15 @@
  * killed and timed out while the executor keeps answering `/beat`; results, typed failures and logs come
  * back from the worker; a Promise job's signal is aborted when it is killed.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Schema } from "effect"
+import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Url from "node:url"
 import { Executor, Isolated, Job } from "../src/index.js"
+import { locate } from "../src/internal/isolatedModule.js"
 import { MockAdmin } from "../src/testing.js"
 import { alive, logOf, waitForLog } from "./helpers/runs.js"
 
@@ -202,6 +207,48 @@ describe.each(["thread", "process"] as const)("isolated jobs in a %s", (mode) =>
   it("the module must be a file URL or an absolute path", () => {
     assert.throws(() => Isolated.make({ name: "x", module: "./relative.js" }), /absolute path/)
   })
+})
+
+describe("an isolated job's module", () => {
+  // A project as a user has it: TypeScript sources, and (after a build) the compiled file beside one of them.
+  const project = Fs.mkdtempSync(Path.join(Os.tmpdir(), "isolated-module-"))
+  afterAll(() => Fs.rmSync(project, { recursive: true, force: true }))
+  Fs.writeFileSync(Path.join(project, "built.ts"), "")
+  Fs.writeFileSync(Path.join(project, "built.js"), "")
+  Fs.writeFileSync(Path.join(project, "source.ts"), "")
+  Fs.writeFileSync(Path.join(project, "source.mts"), "")
+  const url = (file: string) => Url.pathToFileURL(Path.join(project, file)).href
+
+  it("named with .js, it is the compiled file where there is one, else under tsx its TypeScript source", () => {
+    assert.deepStrictEqual(locate(url("built.js"), "j", true), { url: url("built.js") })
+    assert.deepStrictEqual(locate(url("built.js"), "j", false), { url: url("built.js") })
+    assert.deepStrictEqual(locate(url("source.js"), "j", true), { url: url("source.ts") })
+    assert.deepStrictEqual(locate(url("source.mjs"), "j", true), { url: url("source.mts") })
+  })
+
+  it("without tsx, a source alone says to compile it; a missing module says so", () => {
+    assert.deepStrictEqual(locate(url("source.js"), "primes", false), {
+      problem: `isolated job primes: ${
+        Path.join(project, "source.js")
+      } does not exist, only its TypeScript source source.ts: compile it (tsc), or start the executor under tsx`
+    })
+    assert.deepStrictEqual(locate(url("gone.js"), "primes", true), {
+      problem: `isolated job primes: its module ${Path.join(project, "gone.js")} does not exist`
+    })
+  })
+
+  it.effect("a run of a job whose module is missing fails with that line", () =>
+    Effect.gen(function*() {
+      const admin = yield* MockAdmin.MockAdmin
+      const { result } = yield* admin.run({ handler: "gone" })
+      assert.strictEqual(result.handleCode, 500)
+      assert.strictEqual(
+        result.handleMsg,
+        `IsolatedJobError: isolated job gone: its module ${Path.join(project, "gone.js")} does not exist`
+      )
+    }).pipe(
+      Effect.provide(MockAdmin.layer(Job.registry(Isolated.make({ name: "gone", module: url("gone.js") }))))
+    ))
 })
 
 describe("Promise jobs", () => {
