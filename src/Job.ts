@@ -300,6 +300,10 @@ export interface Registry<out E = unknown, out R = never> {
 type ErrorsOf<Jobs extends ReadonlyArray<Job<any, any>>> = Jobs[number] extends Job<infer E, any> ? E : never
 type RequirementsOf<Jobs extends ReadonlyArray<Job<any, any>>> = Jobs[number] extends Job<any, infer R> ? R : never
 
+const isJob = (value: unknown): value is Job<any, any> =>
+  typeof value === "object" && value !== null && typeof (value as Job).name === "string" &&
+  Effect.isEffect((value as Job).run)
+
 /**
  * Gathers jobs into a registry. Two jobs with one name are a programming error and throw here, at startup.
  *
@@ -310,7 +314,9 @@ export const registry = <const Jobs extends ReadonlyArray<Job<any, any>>>(
   ...jobs: Jobs
 ): Registry<ErrorsOf<Jobs>, RequirementsOf<Jobs>> => {
   const map = new Map<string, Job<any, any>>()
-  for (const job of jobs) {
+  for (const job of jobs as ReadonlyArray<unknown>) {
+    if (Array.isArray(job)) throw new Error("Job.registry: pass the jobs themselves, Job.registry(A, B), not an array")
+    if (!isJob(job)) throw new Error(`Job.registry: ${String(job)} is not a job (make one with Job.make)`)
     if (map.has(job.name)) throw new Error(`Job.registry: two jobs are named "${job.name}"`)
     map.set(job.name, job)
   }

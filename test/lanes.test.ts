@@ -474,3 +474,18 @@ describe("lanes", () => {
       assert.isAbove(accepted.size, 100)
     }).pipe(Effect.provide(TestEnv)))
 })
+
+describe("Job.registry", () => {
+  it("refuses what is not a job, and two jobs of one name, saying what to do", () => {
+    const Hello = Job.make({ name: "hello", run: Effect.void })
+    assert.throws(
+      () => Job.registry([Hello] as never),
+      /^Job\.registry: pass the jobs themselves, Job\.registry\(A, B\), not an array$/
+    )
+    assert.throws(
+      () => Job.registry(undefined as never),
+      /^Job\.registry: undefined is not a job \(make one with Job\.make\)$/
+    )
+    assert.throws(() => Job.registry(Hello, Hello), /two jobs are named "hello"/)
+  })
+})
