@@ -13,6 +13,7 @@ import * as Path from "node:path"
 import { JobLog } from "../src/index.js"
 import * as JobLogRedis from "../src/internal/jobLogRedis.js"
 import * as RunLogs from "../src/internal/runLogs.js"
+import { write } from "./helpers/logStores.js"
 import { freePort } from "./helpers/net.js"
 
 const sharedUrl = "redis://127.0.0.1:6379"
@@ -29,10 +30,6 @@ const inspect = Effect.acquireRelease(
   }),
   (client) => Effect.promise(() => client.close())
 )
-
-/** Writes entries (one or more lines each) to a run's log, as the executor hands them to a store. */
-const write = (store: JobLog.Store, key: JobLog.LogKey, ...entries: ReadonlyArray<string>) =>
-  store.write([{ key, text: entries.map((entry) => `${entry}\n`).join("") }])
 
 const line = (n: number) => `line ${n} ` + "é".repeat(n % 5)
 

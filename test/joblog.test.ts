@@ -10,10 +10,7 @@ import { formatEntry, notFound, page } from "../src/internal/logLines.js"
 import * as Metrics from "../src/internal/metrics.js"
 import * as RunLogs from "../src/internal/runLogs.js"
 import { capped } from "../src/internal/runLogs.js"
-
-/** Writes entries (one or more lines each) to a run's log, as the executor hands them to a store. */
-const write = (store: JobLog.Store, key: JobLog.LogKey, ...entries: ReadonlyArray<string>) =>
-  store.write([{ key, text: entries.map((entry) => `${entry}\n`).join("") }])
+import { write } from "./helpers/logStores.js"
 
 const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-log-"))
 const D = new Date(2026, 10, 23, 12, 30).getTime()

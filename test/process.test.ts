@@ -20,9 +20,10 @@ const fixture = Path.join(import.meta.dirname, "fixtures", "executor.ts")
 const refuseCallbacks = (admin: MockAdmin.Service) =>
   admin.setFault(MockAdmin.Fault.Refuse({ msg: "admin database is down" }), "callback")
 
-/** The addresses that registered, in order (one per beat). */
-const registered = (admin: MockAdmin.Service) =>
-  Effect.map(admin.registrations, (list) => list.filter((r) => r.kind === "registry").map((r) => r.address))
+/** The addresses that registered (`registry`, one per beat) or said goodbye (`registryRemove`), in order. */
+const addresses = (admin: MockAdmin.Service, kind: "registry" | "registryRemove") =>
+  Effect.map(admin.registrations, (list) => list.filter((r) => r.kind === kind).map((r) => r.address))
+const registered = (admin: MockAdmin.Service) => addresses(admin, "registry")
 
 /** Callback requests the admin got, refused ones included. */
 const callbackAttempts = (admin: MockAdmin.Service) =>
@@ -249,8 +250,7 @@ describe("executor process", () => {
         assert.match(executor.output(), /EXIT 0\s*$/, executor.output())
         // It drained: the run finished in the grace period and was reported, and the executor said goodbye.
         assert.deepStrictEqual((yield* delivered(admin)).get(1), { handleCode: 200, handleMsg: "slept 1500" })
-        const removed = (yield* admin.registrations).filter((r) => r.kind === "registryRemove").map((r) => r.address)
-        assert.deepStrictEqual(removed, [executor.address])
+        assert.deepStrictEqual(yield* addresses(admin, "registryRemove"), [executor.address])
       }),
     30_000
   )
@@ -268,8 +268,7 @@ describe("executor process", () => {
         executor.child.kill("SIGINT")
         assert.strictEqual(yield* executor.exited, 0, executor.output())
         assert.deepStrictEqual((yield* delivered(admin)).get(1), { handleCode: 200, handleMsg: "slept 1500" })
-        const removed = (yield* admin.registrations).filter((r) => r.kind === "registryRemove").map((r) => r.address)
-        assert.deepStrictEqual(removed, [executor.address])
+        assert.deepStrictEqual(yield* addresses(admin, "registryRemove"), [executor.address])
       }),
     30_000
   )
@@ -297,8 +296,7 @@ describe("executor process", () => {
         yield* executor.exited
         yield* waitUntil("the executor process to end", () => !alive(node), 10_000)
         assert.deepStrictEqual((yield* delivered(admin)).get(1), { handleCode: 200, handleMsg: "slept 1s" })
-        const removed = (yield* admin.registrations).filter((r) => r.kind === "registryRemove").map((r) => r.address)
-        assert.deepStrictEqual(removed, [executor.address])
+        assert.deepStrictEqual(yield* addresses(admin, "registryRemove"), [executor.address])
       }),
     60_000
   )
@@ -347,8 +345,7 @@ describe("executor process", () => {
         const elapsed = Date.now() - started
         assert.strictEqual(code, 0, executor.output())
         assert.isBelow(elapsed, 8000)
-        const removed = (yield* admin.registrations).filter((r) => r.kind === "registryRemove").map((r) => r.address)
-        assert.deepStrictEqual(removed, [executor.address])
+        assert.deepStrictEqual(yield* addresses(admin, "registryRemove"), [executor.address])
         const results = yield* delivered(admin)
         assert.deepStrictEqual(results.get(1), { handleCode: 200, handleMsg: "slept 300" })
         assert.deepStrictEqual(results.get(2), {
