@@ -1,7 +1,9 @@
-// The examples in the public modules' JSDoc, type-checked as a user's code: every ```ts block of the
-// entry points' modules becomes a module of its own that imports the package by its public names
-// ("effect-xxl-job", "effect-xxl-job/testing", "effect-xxl-job/dev", mapped to the sources). An example that no
-// longer compiles fails the type check, with its module and line.
+// The examples in the public modules' JSDoc and in the README, type-checked as a user's code: every
+// ```ts block becomes a module of its own that imports the package by its public names ("effect-xxl-job",
+// "effect-xxl-job/testing", "effect-xxl-job/dev", mapped to the sources). A block whose first line names its
+// file (`// src/jobs.ts`) is written there, in a project of its document's own, so that the blocks of one
+// document can import each other as the reader's files would. An example that no longer compiles fails the
+// type check, with its module or document and line.
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -50,6 +52,33 @@ for (const module of publicModules()) {
     files.push(name)
   }
 }
+/** The ```ts blocks of a Markdown document, with the line each starts on. */
+const blocksOf = (document) => {
+  const examples = []
+  let current
+  Fs.readFileSync(Path.join(root, document), "utf8").split("\n").forEach((line, index) => {
+    if (current === undefined && /^```ts\s*$/.test(line)) current = { line: index + 2, code: [] }
+    else if (current !== undefined && /^```\s*$/.test(line)) {
+      examples.push(current)
+      current = undefined
+    } else if (current !== undefined) current.code.push(line)
+  })
+  return examples
+}
+
+// The README's quick start is complete code a reader copies; the guides' blocks are mostly fragments.
+const documents = ["README.md"]
+for (const document of documents) {
+  const project = document.replace(/\.md$/, "").replace(/\//g, "-")
+  for (const { code, line } of blocksOf(document)) {
+    const named = /^\/\/ ((?:[\w.-]+\/)*[\w.-]+\.ts)\b/.exec(code[0] ?? "")
+    const name = Path.join(project, named ? named[1] : `line-${line}.ts`)
+    Fs.mkdirSync(Path.dirname(Path.join(out, name)), { recursive: true })
+    Fs.writeFileSync(Path.join(out, name), `${code.join("\n")}\nexport {}\n`)
+    files.push(name)
+  }
+}
+
 const relative = (file) => Path.relative(out, Path.join(src, file)).split(Path.sep).join("/")
 Fs.writeFileSync(
   Path.join(out, "tsconfig.json"),
@@ -72,9 +101,9 @@ const checked = ChildProcess.spawnSync(process.execPath, [tsc, "-p", Path.join(o
   encoding: "utf8"
 })
 if (checked.status !== 0) {
-  console.error(`The JSDoc examples do not compile (each file is named after its module and line):`)
+  console.error(`The examples do not compile (each file is named after its module or document, and line or file):`)
   console.error(checked.stdout + checked.stderr)
   process.exit(1)
 }
-console.log(`check-examples: ${files.length} JSDoc examples of the public modules compile`)
+console.log(`check-examples: ${files.length} examples (the public modules' JSDoc and the README) compile`)
 Fs.rmSync(out, { recursive: true, force: true })
