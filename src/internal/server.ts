@@ -1,7 +1,8 @@
 /**
  * The executor's HTTP server: every request is read (body capped at `maxBodyBytes`), answered by the
  * endpoints (`endpoints.ts`), and written back as HTTP 200 with the protocol's JSON, whatever went wrong. Besides,
- * `GET /metrics` answers Prometheus text, here or on a port of its own (`metrics`).
+ * `GET /metrics` answers Prometheus text, here or on a port of its own (`metrics`), and the health probes
+ * (`GET /health`, `GET /ready`: `probes.ts`) answer where metrics do, or here when metrics are off.
  *
  * Served by `node:http` directly: the executor has five fixed endpoints and answers each from one small
  * Effect, and a trigger's path through the server is the hot path of the whole executor (see `bench/`).
@@ -23,6 +24,7 @@ import { ExecutorConfig } from "../ExecutorConfig.js"
 import * as Wire from "../Wire.js"
 import { type Answer, Endpoints, isLater } from "./endpoints.js"
 import * as Messages from "./messages.js"
+import * as Probes from "./probes.js"
 
 /**
  * The listening server.
@@ -143,6 +145,7 @@ export const makeHandler = Effect.gen(function*() {
   const timeoutMs = Duration.toMillis(settings.requestTimeout)
   const reading = new Set<Reading>()
   const unreadable = Wire.failure(Messages.requestError("the request could not be read"))
+  const probes = yield* Probes.make
 
   const answer = (
     request: Http.IncomingMessage,
@@ -176,13 +179,15 @@ export const makeHandler = Effect.gen(function*() {
       response.end(text)
     })
 
-  /** The metrics server's handler, when metrics have a port of their own: `GET /metrics`, else 404. */
+  /** The metrics server's handler, when metrics have a port of their own: `GET /metrics` and the probes, else 404. */
   const metricsHandler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
     if (isMetricsRequest(request)) {
       return serveMetrics(response)
     }
+    const probe = Probes.probeOf(request.method, request.url ?? "")
+    if (probe !== undefined) return probes.answer(probe, response)
     response.writeHead(404, { "content-type": "text/plain; charset=utf-8" })
-    response.end("only GET /metrics here\n")
+    response.end("only GET /metrics, /health and /ready here\n")
   }
 
   /**
@@ -215,7 +220,16 @@ export const makeHandler = Effect.gen(function*() {
       answer(request, response, route, body)
     })
   }
-  const handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => handle(request, response)
+  // The probes are on the executor's own server (not where it is mounted: the host app has probes of its own),
+  // unless metrics have a port of their own; the admin only POSTs, so a GET is never its.
+  const probesHere = typeof settings.metrics !== "number"
+  const handler = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+    if (probesHere && request.method === "GET") {
+      const probe = Probes.probeOf(request.method, request.url ?? "")
+      if (probe !== undefined) return probes.answer(probe, response)
+    }
+    handle(request, response)
+  }
 
   // One sweep a second finds the bodies past their time: cheaper than a timer per request.
   const sweep = () => {
