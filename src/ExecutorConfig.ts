@@ -104,6 +104,11 @@ export interface Settings {
    * they execute whatever the admin sends, so turning them on without an access token is refused.
    */
   readonly glueScripts: boolean
+  /**
+   * Whether every line of every run's log is also printed to stdout, one structured line each in `logFormat`
+   * with the time, level, job id, log id and handler (so `kubectl logs` shows job activity). Off by default.
+   */
+  readonly runLogStdout: boolean
 }
 
 /**
@@ -156,6 +161,8 @@ export interface Options {
   readonly logFormat?: "text" | "logfmt" | "json" | undefined
   /** `true` / `"on"` to run GLUE script jobs (needs an access token). */
   readonly glueScripts?: boolean | "on" | "off" | "true" | "false" | undefined
+  /** `true` / `"on"` to print run log lines to stdout too. */
+  readonly runLogStdout?: boolean | "on" | "off" | "true" | "false" | undefined
 }
 
 /**
@@ -191,7 +198,8 @@ export const environmentNames = {
   redisUrl: "XXL_JOB_EXECUTOR_REDIS_URL",
   metrics: "XXL_JOB_EXECUTOR_METRICS",
   logFormat: "XXL_JOB_EXECUTOR_LOG_FORMAT",
-  glueScripts: "XXL_JOB_EXECUTOR_GLUE_SCRIPTS"
+  glueScripts: "XXL_JOB_EXECUTOR_GLUE_SCRIPTS",
+  runLogStdout: "XXL_JOB_EXECUTOR_RUN_LOG_STDOUT"
 } as const satisfies Record<keyof Options, string>
 
 /**
@@ -222,7 +230,8 @@ export const defaults = {
   redisUrl: "redis://127.0.0.1:6379",
   metrics: "on" as "on" | "off" | number,
   logFormat: "text" as "text" | "logfmt" | "json",
-  glueScripts: false
+  glueScripts: false,
+  runLogStdout: false
 } as const
 
 /** The integer options: their allowed range (defaults above). */
@@ -375,6 +384,11 @@ const resolve = (options: Options, label: (key: Key) => string) =>
         `GLUE scripts run whatever code a /run request carries; they are refused without an access token (set ${environmentNames.accessToken} here and in the admin)`
       )
     }
+    const stdoutOption = options.runLogStdout ?? defaults.runLogStdout
+    const runLogStdout = stdoutOption === true || stdoutOption === "on" || stdoutOption === "true"
+    if (!runLogStdout && stdoutOption !== false && stdoutOption !== "off" && stdoutOption !== "false") {
+      return yield* invalid(label("runLogStdout"), `expected "on" or "off", got ${JSON.stringify(stdoutOption)}`)
+    }
     const n = yield* checkIntegers(options, label)
     return {
       adminAddresses,
@@ -403,7 +417,8 @@ const resolve = (options: Options, label: (key: Key) => string) =>
       redisUrl,
       metrics,
       logFormat,
-      glueScripts
+      glueScripts,
+      runLogStdout
     } satisfies Settings
   })
 

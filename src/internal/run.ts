@@ -35,6 +35,7 @@ import * as Metrics from "./metrics.js"
 import { Outbox } from "./outbox.js"
 import { OutboxStore } from "./outboxStore.js"
 import { capped, RunLogs } from "./runLogs.js"
+import * as RunLogStdout from "./runLogStdout.js"
 import { isTracing } from "./tracing.js"
 
 /** The run went past its executorTimeout. */
@@ -149,11 +150,42 @@ class RunContext implements Job.JobContextShape {
   }
 
   readonly log = (message: string): void => this.write(new Date(), "INFO", this.#thread, message)
-  readonly logRaw = (line: string): void => this.#append(line)
+  readonly logRaw = (line: string): void => this.writeRaw(line)
 
   /** One entry in Java's shape. */
   write(date: Date, level: string, thread: string, message: string): void {
     this.#append(formatEntry({ date, source: this.#source, level, thread, message }))
+  }
+
+  /** One line as the job wrote it. */
+  writeRaw(line: string): void {
+    this.#append(line)
+  }
+}
+
+/** A run's context whose lines also go to stdout (`runLogStdout`): a class of its own, so that one without pays nothing. */
+class MirroredRunContext extends RunContext {
+  readonly #mirror: RunLogStdout.Mirror
+
+  constructor(
+    trigger: TriggerParam,
+    source: string,
+    thread: string,
+    append: (entry: string) => void,
+    mirror: RunLogStdout.Mirror
+  ) {
+    super(trigger, source, thread, append)
+    this.#mirror = mirror
+  }
+
+  override write(date: Date, level: string, thread: string, message: string): void {
+    super.write(date, level, thread, message)
+    this.#mirror(date, level, message)
+  }
+
+  override writeRaw(line: string): void {
+    super.writeRaw(line)
+    this.#mirror(new Date(), "INFO", line)
   }
 }
 
@@ -236,15 +268,24 @@ export const makeRuns = <R>() =>
     // nowhere, a span per run cost ~35 µs and 7 KiB per running job for nothing (measured).
     const tracing = yield* isTracing
     const admissions = new WeakMap<TriggerParam, Admission>()
+    const stdout = settings.runLogStdout ? yield* RunLogStdout.make(settings.logFormat) : undefined
 
     const start = <E>(job: Job.Job<E, R>, trigger: TriggerParam, owner: RunOwner) => {
       const { thread } = owner
       const source = job.name
       const append = runLogs.appender({ logId: trigger.logId, logDateTime: trigger.logDateTime })
-      const marker = (level: string, message: string) =>
-        append(formatEntry({ date: new Date(), source, level, thread, message }))
-      // The job's own lines are capped (head and tail kept); the executor's markers always get through.
+      const mirror = stdout?.forRun(trigger.jobId, trigger.logId, source)
+      const marker = (level: string, message: string) => {
+        const date = new Date()
+        append(formatEntry({ date, source, level, thread, message }))
+        mirror?.(date, level, message)
+      }
+      // The job's own lines are capped (head and tail kept); the executor's markers always get through. The
+      // mirror gets every line as it comes: the cap keeps the run log's size, stdout's is the platform's.
       const jobLines = capped(append, settings.maxRunLogBytes, Metrics.unsafeRecordLogBytes)
+      const context = mirror === undefined
+        ? new RunContext(trigger, source, thread, jobLines.append)
+        : new MirroredRunContext(trigger, source, thread, jobLines.append, mirror)
       marker("INFO", Messages.logStart(trigger.executorParams))
       const seconds = trigger.executorTimeout
       const timed: Effect.Effect<Job.Outcome, E | RunTimedOut, R | Job.JobContext> = seconds > 0
@@ -255,7 +296,7 @@ export const makeRuns = <R>() =>
         : job.run
       const run = tracing ? traced(timed, trigger, admissions.get(trigger), () => owner.stopReason) : timed
       const runtime = Runtime.make({
-        context: Context.add(base.context, Job.JobContext, new RunContext(trigger, source, thread, jobLines.append)),
+        context: Context.add(base.context, Job.JobContext, context),
         fiberRefs: base.fiberRefs,
         runtimeFlags: base.runtimeFlags
       })
