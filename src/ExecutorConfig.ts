@@ -20,7 +20,7 @@
  * const fromEnv = ExecutorConfig.layerFromEnv({ appName: "my-app" })
  * ```
  *
- * This module imports nothing else of ours but the wire's protocol switch.
+ * This module imports nothing else of ours but the wire's protocol switch and the nearest-name hint.
  *
  * @since 1.0.0
  */
@@ -35,6 +35,7 @@ import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Util from "node:util"
+import { nearestName } from "./internal/nearestName.js"
 import type { Protocol } from "./Wire.js"
 
 /**
@@ -255,8 +256,13 @@ const integerRanges = {
 type IntegerKey = keyof typeof integerRanges
 
 /**
- * A setting that cannot be used. `setting` is the environment variable when the value came from the
- * environment, else the option's name.
+ * A setting that cannot be used: a bad value, or one that does not work on this machine (a port in use, a log
+ * path this user cannot write). `setting` is the environment variable when the value came from the
+ * environment, else the option's name; both, as `XXL_JOB_EXECUTOR_PORT (port)`, when a check at start cannot
+ * tell which.
+ *
+ * A person causes it and can fix it from its message alone, so its stack is that one line: printed (by
+ * `NodeRuntime.runMain`, say) it reads as one line, not as frames of our code.
  *
  * @since 1.0.0
  * @category errors
@@ -265,6 +271,11 @@ export class ExecutorConfigError extends Data.TaggedError("ExecutorConfigError")
   readonly setting: string
   readonly problem: string
 }> {
+  constructor(args: { readonly setting: string; readonly problem: string }) {
+    super(args)
+    this.stack = `${this.name}: ${this.message}`
+  }
+
   override get message(): string {
     return `${this.setting}: ${this.problem}`
   }
@@ -510,6 +521,35 @@ export const layer = (options: Options = {}): Layer.Layer<ExecutorConfig, Execut
   Layer.effect(ExecutorConfig, make(options))
 
 /**
+ * `XXL_JOB_*` variables (any case) that no setting reads, each with the known name nearest to it: a misspelled
+ * variable would otherwise be ignored without a word.
+ */
+const unknownVariables = (names: Iterable<string>): ReadonlyArray<{ name: string; nearest: string | undefined }> => {
+  const known: ReadonlyArray<string> = Object.values(environmentNames)
+  return [...names]
+    .filter((name) => name.toUpperCase().startsWith("XXL_JOB_") && !known.includes(name))
+    .sort()
+    .map((name) => ({ name, nearest: nearestName(name, known) }))
+}
+
+/** A warning for each `XXL_JOB_*` variable of the process no setting reads (after the `.env` file is loaded). */
+const warnUnknownVariables = Effect.suspend(() =>
+  Effect.forEach(
+    unknownVariables(Object.keys(process.env)),
+    ({ name, nearest }) =>
+      Effect.logWarning(
+        `${name} is not a variable the executor reads, so it is ignored${
+          nearest === undefined ? "" : `: did you mean ${nearest}?`
+        }`
+      ),
+    { discard: true }
+  )
+)
+
+/**
+ * The settings from the environment: see `fromEnv` and `EnvFileOptions`. Warns of `XXL_JOB_*` variables that no
+ * setting reads (`XXL_JOB_EXECUTOR_PROT`: did you mean `XXL_JOB_EXECUTOR_PORT`?).
+ *
  * @since 1.0.0
  * @category layers
  */
@@ -517,7 +557,10 @@ export const layerFromEnv = (
   options: Options = {},
   env: EnvFileOptions = {}
 ): Layer.Layer<ExecutorConfig, ExecutorConfigError> =>
-  Layer.effect(ExecutorConfig, Effect.zipRight(loadEnvFileOf(env), fromEnv(options)))
+  Layer.effect(
+    ExecutorConfig,
+    Effect.zipRight(loadEnvFileOf(env), Effect.zipRight(warnUnknownVariables, fromEnv(options)))
+  )
 
 /**
  * Where `layerFromEnv` finds a `.env` file: `.env` in the working directory by default (no error when there is

@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Duration, Effect, Either, Redacted } from "effect"
+import { ConfigProvider, Duration, Effect, Either, Logger, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { ExecutorConfig } from "../src/index.js"
+import { nearestName } from "../src/internal/nearestName.js"
 import { registeredAddress } from "../src/internal/registration.js"
 
 const fromEnv = (env: Record<string, string>, options: ExecutorConfig.Options = {}) =>
@@ -95,6 +96,12 @@ describe("ExecutorConfig", () => {
       assert.isTrue(Either.isLeft(fromCode) && fromCode.left.setting === "port")
     }))
 
+  it.effect("a bad value's error prints as its one line: its stack holds no frames of our code", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(ExecutorConfig.make({ port: -1 }))
+      assert.strictEqual(error.stack, "ExecutorConfigError: port: expected an integer from 0 to 65535, got -1")
+    }))
+
   it("the registered address is the configured one verbatim, else http://{ip}:{port}/", () => {
     const base = Effect.runSync(ExecutorConfig.make({ ip: "10.0.0.5" }))
     assert.strictEqual(registeredAddress(base, 9999), "http://10.0.0.5:9999/")
@@ -104,6 +111,56 @@ describe("ExecutorConfig", () => {
     )
     const fixed = Effect.runSync(ExecutorConfig.make({ address: "http://executor.svc:9999" }))
     assert.strictEqual(registeredAddress(fixed, 1234), "http://executor.svc:9999")
+  })
+})
+
+describe("unknown XXL_JOB_* variables", () => {
+  /** The warnings logged while `use` runs with `env` added to the process's environment (taken back after). */
+  const warningsWith = <A, E>(env: Record<string, string>, use: Effect.Effect<A, E>) =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ logLevel, message }) => {
+          if (logLevel.label === "WARN") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+        })
+      )
+      Object.assign(process.env, env)
+      yield* use.pipe(
+        Effect.provide(capture),
+        Effect.ensuring(Effect.sync(() => Object.keys(env).forEach((name) => delete process.env[name])))
+      )
+      // Only ours: the environment the tests run in may hold others.
+      return warnings.filter((line) => Object.keys(env).some((name) => line.startsWith(`${name} `)))
+    })
+
+  it.effect("are warned of when the settings come from the environment, with the nearest known name", () =>
+    Effect.gen(function*() {
+      const warnings = yield* warningsWith(
+        { XXL_JOB_EXECUTOR_PROT: "9998", XXL_JOB_EXECUTOR_LOG_PATH: "/tmp/x", XXL_JOB_MY_APP_SECRET: "s" },
+        Effect.provide(ExecutorConfig.ExecutorConfig, ExecutorConfig.layerFromEnv({}, { envFile: false }))
+      )
+      assert.deepStrictEqual(warnings, [
+        "XXL_JOB_EXECUTOR_LOG_PATH is not a variable the executor reads, so it is ignored: did you mean XXL_JOB_EXECUTOR_LOGPATH?",
+        "XXL_JOB_EXECUTOR_PROT is not a variable the executor reads, so it is ignored: did you mean XXL_JOB_EXECUTOR_PORT?",
+        "XXL_JOB_MY_APP_SECRET is not a variable the executor reads, so it is ignored"
+      ])
+      // Settings from code read no variable: nothing to say.
+      const fromCode = yield* warningsWith(
+        { XXL_JOB_EXECUTOR_PROT: "9998" },
+        Effect.provide(ExecutorConfig.ExecutorConfig, ExecutorConfig.layer({}))
+      )
+      assert.deepStrictEqual(fromCode, [])
+    }))
+
+  it("the nearest name forgives case and underscores, and is none when nothing is near", () => {
+    const known = Object.values(ExecutorConfig.environmentNames)
+    assert.strictEqual(nearestName("XXL_JOB_EXECUTOR_PROT", known), "XXL_JOB_EXECUTOR_PORT")
+    assert.strictEqual(nearestName("xxl_job_executor_port", known), "XXL_JOB_EXECUTOR_PORT")
+    assert.strictEqual(nearestName("XXL_JOB_EXECUTOR_APP_NAME", known), "XXL_JOB_EXECUTOR_APPNAME")
+    assert.strictEqual(nearestName("XXL_JOB_ACCESSTOKEN", known), "XXL_JOB_ACCESS_TOKEN")
+    assert.strictEqual(nearestName("XXL_JOB_ADMIN_ADDRESS", known), "XXL_JOB_ADMIN_ADDRESSES")
+    assert.strictEqual(nearestName("XXL_JOB_MY_APP_SECRET", known), undefined)
   })
 })
 
