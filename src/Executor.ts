@@ -19,12 +19,16 @@
  * Every layer here outputs `Executor` (where it is reachable, what it is doing, its metrics: what a program
  * has a reason to read) and nothing of the engine; the mounted ones also `Mount`, the handlers to mount.
  *
+ * Settings that cannot work here fail the start with an `ExecutorConfigError` of one line naming the setting
+ * to change (a log path this user cannot write, checked before any file is opened; a port in use), and a
+ * few that may not do what was meant are warned of once (no access token on an interface others reach, a
+ * registered address the server does not listen on).
+ *
  * Shutdown runs in the reverse order of construction: the beat sends `registryRemove`, the server stops
  * taking requests, the lanes stop their runs and report them, and the outbox delivers what is left.
  *
  * @since 1.0.0
  */
-import type { ServeError } from "@effect/platform/HttpServerError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -41,6 +45,7 @@ import * as OutboxStore from "./internal/outboxStore.js"
 import * as Registration from "./internal/registration.js"
 import * as Server from "./internal/server.js"
 import { countRepeatsOnce } from "./internal/signals.js"
+import * as StartupChecks from "./internal/startupChecks.js"
 import type * as Job from "./Job.js"
 import * as JobLog from "./JobLog.js"
 import * as Mount from "./Mount.js"
@@ -133,7 +138,11 @@ const serving = Layer.scoped(
   Effect.gen(function*() {
     const { metricsPort, port } = yield* Server.Server
     const settings = yield* ExecutorConfig.ExecutorConfig
-    return yield* running(port, metricsPort, `listening on ${settings.host}:${port}`)
+    const executor = yield* running(port, metricsPort, `listening on ${settings.host}:${port}`)
+    for (const warning of StartupChecks.serverWarnings(settings, port, executor.address)) {
+      yield* Effect.logWarning(warning)
+    }
+    return executor
   })
 )
 
@@ -148,6 +157,28 @@ const mounted = Layer.scoped(
     return yield* running(port, undefined, `mounted at ${basePath === "" ? "/" : basePath}`)
   })
 )
+
+/**
+ * The settings checked before any file is opened: the log path can be written (the results journal, the run
+ * logs and GLUE sources live there), and, for a mounted executor, its own settings. Built before the stores.
+ */
+const checkedFirst = (
+  how: "serving" | "mounted"
+): Layer.Layer<never, ExecutorConfig.ExecutorConfigError, ExecutorConfig.ExecutorConfig> =>
+  Layer.effectDiscard(
+    Effect.gen(function*() {
+      if (how === "mounted") yield* MountHandlers.checkSettings
+      yield* StartupChecks.checkLogPath(yield* ExecutorConfig.ExecutorConfig)
+    })
+  )
+
+/** The executor on its own server, over the stores and admin client it is given. */
+const servingWith = <E, R>(registry: Job.Registry<E, R>) =>
+  serving.pipe(
+    Layer.provide(Server.layer),
+    Layer.provide(Engine.layer(registry)),
+    Layer.provide(OutboxStore.layerFile)
+  )
 
 /**
  * The executor with the run log store and admin client of your choice: provide `JobLog` (e.g.
@@ -173,14 +204,9 @@ export const layerWith = <E, R>(
   registry: Job.Registry<E, R>
 ): Layer.Layer<
   Executor,
-  ServeError,
+  ExecutorConfig.ExecutorConfigError,
   R | ExecutorConfig.ExecutorConfig | JobLog.JobLog | AdminClient.AdminClient
-> =>
-  serving.pipe(
-    Layer.provide(Server.layer),
-    Layer.provide(Engine.layer(registry)),
-    Layer.provide(OutboxStore.layerFile)
-  )
+> => servingWith(registry).pipe(Layer.provide(checkedFirst("serving")))
 
 /** The executor's own log lines in the format the settings name (`XXL_JOB_EXECUTOR_LOG_FORMAT`). */
 const logFormat: Layer.Layer<never, never, ExecutorConfig.ExecutorConfig> = Layer.unwrapEffect(
@@ -222,8 +248,8 @@ const defaultParts: Layer.Layer<JobLog.JobLog | AdminClient.AdminClient, never, 
  */
 export const layer = <E, R>(
   registry: Job.Registry<E, R>
-): Layer.Layer<Executor, ServeError, R | ExecutorConfig.ExecutorConfig> =>
-  layerWith(registry).pipe(Layer.provide(defaultParts))
+): Layer.Layer<Executor, ExecutorConfig.ExecutorConfigError, R | ExecutorConfig.ExecutorConfig> =>
+  servingWith(registry).pipe(Layer.provide(defaultParts), Layer.provide(checkedFirst("serving")))
 
 /**
  * An executor layer with its settings from the environment (and a `.env` file) over `options`, and the
@@ -264,8 +290,7 @@ export const layerFromEnv = <E, R>(
   registry: Job.Registry<E, R>,
   options: ExecutorConfig.Options = {},
   env: ExecutorConfig.EnvFileOptions = {}
-): Layer.Layer<Executor, ServeError | ExecutorConfig.ExecutorConfigError, R> =>
-  configuredFromEnv(layer(registry), options, env)
+): Layer.Layer<Executor, ExecutorConfig.ExecutorConfigError, R> => configuredFromEnv(layer(registry), options, env)
 
 /**
  * The executor without a server of its own, its endpoints served by yours through the `Mount` handlers
@@ -295,7 +320,8 @@ export const layerMounted = <E, R>(
     Layer.provideMerge(MountHandlers.layer),
     Layer.provide(Engine.layer(registry)),
     Layer.provide(OutboxStore.layerFile),
-    Layer.provide(defaultParts)
+    Layer.provide(defaultParts),
+    Layer.provide(checkedFirst("mounted"))
   )
 
 /**

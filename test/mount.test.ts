@@ -42,14 +42,20 @@ const expressApp = (bodyParserFirst: boolean) =>
       })
   )
 
+/** A log path of the test's own, removed after. */
+const tempLogPath = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-mount-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
 /** The mounted executor's layer for an app on `port`, its endpoints under `/xxl-job/`. */
-const mountedAt = (port: number, adminUrl: string | undefined) =>
+const mountedAt = (port: number, adminUrl: string | undefined, logPath: string) =>
   Executor.layerMounted(jobs).pipe(
     Layer.provideMerge(ExecutorConfig.layer({
       appName: "mounted-app",
       address: `http://127.0.0.1:${port}/xxl-job/`,
       adminAddresses: adminUrl,
-      logPath: Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-mount-")),
+      logPath,
       logRetentionDays: 0
     }))
   )
@@ -66,7 +72,7 @@ describe("mounted in an Express app", () => {
         Effect.gen(function*() {
           const admin = yield* MockAdmin.serve()
           const app = yield* expressApp(bodyParserFirst)
-          const context = yield* Layer.build(mountedAt(app.port, admin.url))
+          const context = yield* Layer.build(mountedAt(app.port, admin.url, yield* tempLogPath))
           app.mount.handler = Context.get(context, Mount.Mount).node
           let executors = yield* admin.executors
           while (executors.length === 0) {
@@ -100,7 +106,7 @@ describe("the web handler", () => {
     Effect.gen(function*() {
       const admin = yield* MockAdmin.serve()
       const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(mountedAt(3000, admin.url), scope)
+      const context = yield* Layer.buildWithScope(mountedAt(3000, admin.url, yield* tempLogPath), scope)
       yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
       const { basePath, web } = Context.get(context, Mount.Mount)
       assert.strictEqual(basePath, "/xxl-job")
@@ -130,20 +136,38 @@ describe("the web handler", () => {
       assert.match(JSON.parse(bad.text).msg, /^request error:/)
     }))
 
-  it.effect("needs the registered address (it says where the host server is), and no metrics port", () =>
+  it.scoped("needs the registered address (it says where the host server is), and no metrics port", () =>
     Effect.gen(function*() {
-      const noAddress = yield* Effect.flip(
-        Layer.build(Executor.layerMounted(jobs).pipe(Layer.provide(ExecutorConfig.layer({})))).pipe(Effect.scoped)
-      )
+      const logPath = yield* tempLogPath
+      const startWith = (options: ExecutorConfig.Options) =>
+        Effect.flip(
+          Layer.build(Executor.layerMounted(jobs).pipe(Layer.provide(ExecutorConfig.layer({ logPath, ...options }))))
+            .pipe(Effect.scoped)
+        )
+      const noAddress = yield* startWith({})
       assert.strictEqual(noAddress._tag, "ExecutorConfigError")
       assert.include(noAddress.message, "address: required when the executor is mounted")
-      const metricsPort = yield* Effect.flip(
+      const metricsPort = yield* startWith({ address: "http://127.0.0.1:3000/", metrics: 9100 })
+      assert.include(metricsPort.message, "metrics: a port of its own is not available when mounted")
+      // Refused before any file was opened: no results journal was made.
+      assert.deepStrictEqual(Fs.readdirSync(logPath), [])
+    }))
+
+  it.scoped("checks its log path before opening a file, as the executor with a server does", () =>
+    Effect.gen(function*() {
+      const file = Path.join(yield* tempLogPath, "file")
+      Fs.writeFileSync(file, "")
+      const error = yield* Effect.flip(
         Layer.build(
-          Executor.layerMounted(jobs).pipe(
-            Layer.provide(ExecutorConfig.layer({ address: "http://127.0.0.1:3000/", metrics: 9100 }))
-          )
+          Executor.layerMounted(jobs).pipe(Layer.provide(ExecutorConfig.layer({
+            address: "http://127.0.0.1:3000/xxl-job/",
+            logPath: Path.join(file, "logs")
+          })))
         ).pipe(Effect.scoped)
       )
-      assert.include(metricsPort.message, "metrics: a port of its own is not available when mounted")
+      assert.strictEqual(
+        error.message,
+        `XXL_JOB_EXECUTOR_LOGPATH (logPath): cannot create ${file}/logs (${file} is a file, not a directory): set it to a directory this user can write (run logs and undelivered results are kept there)`
+      )
     }))
 })

@@ -24,10 +24,14 @@ const routeUnder = (basePath: string, target: string): string | undefined => {
 
 const utf8 = new TextDecoder("utf-8")
 
-/** The handlers, for the executor's endpoints and settings. */
-export const make = Effect.gen(function*() {
+/**
+ * The settings a mounted executor needs: the address (it says where the host server is) and no metrics port.
+ * Checked before anything is opened, and again by `make`.
+ *
+ * @internal
+ */
+export const checkSettings: Effect.Effect<string, ExecutorConfigError, ExecutorConfig> = Effect.gen(function*() {
   const settings = yield* ExecutorConfig
-  const api = yield* Endpoints
   if (settings.address === undefined) {
     return yield* new ExecutorConfigError({
       setting: "address",
@@ -41,7 +45,15 @@ export const make = Effect.gen(function*() {
       problem: "a port of its own is not available when mounted: use \"on\" (under the mounted path) or \"off\""
     })
   }
-  const basePath = new URL(settings.address).pathname.replace(/\/+$/, "")
+  return settings.address
+})
+
+/** The handlers, for the executor's endpoints and settings. */
+export const make = Effect.gen(function*() {
+  const address = yield* checkSettings
+  const settings = yield* ExecutorConfig
+  const api = yield* Endpoints
+  const basePath = new URL(address).pathname.replace(/\/+$/, "")
   const { handle, sweep } = yield* Server.makeHandler
   // Bodies that take too long are answered by a sweep, as on the executor's own server.
   yield* Effect.acquireRelease(

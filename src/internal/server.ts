@@ -10,7 +10,6 @@
  *
  * @internal
  */
-import { ServeError } from "@effect/platform/HttpServerError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,11 +19,12 @@ import * as Runtime from "effect/Runtime"
 import type * as Http from "node:http"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { ExecutorConfig } from "../ExecutorConfig.js"
+import { ExecutorConfig, type ExecutorConfigError } from "../ExecutorConfig.js"
 import * as Wire from "../Wire.js"
 import { type Answer, Endpoints, isLater } from "./endpoints.js"
 import * as Messages from "./messages.js"
 import * as Probes from "./probes.js"
+import * as StartupChecks from "./startupChecks.js"
 
 /**
  * The listening server.
@@ -239,10 +239,13 @@ export const makeHandler = Effect.gen(function*() {
   return { handle, handler, metricsHandler, sweep }
 })
 
-/** Listens, and gives the port bound. */
-const listen = (server: Http.Server, port: number, host: string) =>
-  Effect.async<number, ServeError>((resume) => {
-    const onError = (cause: Error) => resume(Effect.fail(new ServeError({ cause })))
+/**
+ * Listens, and gives the port bound; a port in use (or one this user may not bind, or a host that is not this
+ * machine's) fails as the setting to change, in one line.
+ */
+const listen = (server: Http.Server, key: "port" | "metrics", port: number, host: string) =>
+  Effect.async<number, ExecutorConfigError>((resume) => {
+    const onError = (cause: Error) => resume(Effect.fail(StartupChecks.listenError(cause, key, port, host)))
     server.once("error", onError)
     server.listen(port, host, () => {
       server.off("error", onError)
@@ -272,7 +275,7 @@ const serverFor = (requestTimeout: Duration.Duration) => {
  *
  * @internal
  */
-export const layer: Layer.Layer<Server, ServeError, Endpoints | ExecutorConfig> = Layer.scoped(
+export const layer: Layer.Layer<Server, ExecutorConfigError, Endpoints | ExecutorConfig> = Layer.scoped(
   Server,
   Effect.gen(function*() {
     const settings = yield* ExecutorConfig
@@ -288,7 +291,7 @@ export const layer: Layer.Layer<Server, ServeError, Endpoints | ExecutorConfig> 
         server.closeAllConnections()
       })
     )
-    const port = yield* listen(server, settings.port, settings.host)
+    const port = yield* listen(server, "port", settings.port, settings.host)
     if (typeof settings.metrics !== "number") return { port, metricsPort: undefined }
     const metricsServer = createServer(metricsHandler)
     yield* Effect.addFinalizer(() =>
@@ -297,6 +300,6 @@ export const layer: Layer.Layer<Server, ServeError, Endpoints | ExecutorConfig> 
         metricsServer.closeAllConnections()
       })
     )
-    return { port, metricsPort: yield* listen(metricsServer, settings.metrics, settings.host) }
+    return { port, metricsPort: yield* listen(metricsServer, "metrics", settings.metrics, settings.host) }
   })
 )
