@@ -5,10 +5,12 @@
  * the admin sees changes.
  *
  * Shutting down starts with a stop signal (SIGTERM from Kubernetes, Ctrl-C), which the executor's runtime
- * (`runMain`, the CLI) turns into a drain. From the first readiness probe on, the probes hear that signal too,
- * and `/ready` answers 503 while the executor drains; `/health` stays 200, so that a liveness probe does not
- * kill a pod that is finishing its runs. The probes listen only where something already handles the signal:
- * a listener of theirs alone would keep the signal from ending the process.
+ * (`runMain`, the CLI) turns into a drain. The probes hear that signal too, and `/ready` answers 503 while the
+ * executor drains; `/health` stays 200, so that a liveness probe does not kill a pod that is finishing its
+ * runs. The probes listen only where something already handles the signal (a listener of theirs alone would
+ * keep the signal from ending the process): they look a turn of the event loop after start, since `runMain`
+ * installs its handlers once the layers have started building, and again at each readiness probe, for an app
+ * that installs its own later.
  *
  * @internal
  */
@@ -40,23 +42,24 @@ export interface Probes {
 export const make: Effect.Effect<Probes, never, Scope.Scope> = Effect.gen(function*() {
   let draining = false
   let listening = false
+  let closed = false
   const onSignal = () => {
     draining = true
   }
-  yield* Effect.addFinalizer(() =>
-    Effect.sync(() => {
-      if (listening) { for (const signal of stopSignals) process.off(signal, onSignal) }
-    })
-  )
-  /**
-   * Listens for the stop signal, once something handles it. At the first probe rather than at start: the
-   * runtime (`runMain`) installs its handlers only after the layers have started building.
-   */
+  /** Listens for the stop signal, once something else handles it (see the module's comment). */
   const listen = () => {
-    if (listening || stopSignals.every((signal) => process.listenerCount(signal) === 0)) return
+    if (listening || closed || stopSignals.every((signal) => process.listenerCount(signal) === 0)) return
     listening = true
     for (const signal of stopSignals) process.on(signal, onSignal)
   }
+  const soon = setImmediate(listen)
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      closed = true
+      clearImmediate(soon)
+      if (listening) { for (const signal of stopSignals) process.off(signal, onSignal) }
+    })
+  )
 
   const reply = (response: Http.ServerResponse, status: number, text: string) => {
     if (response.destroyed) return
