@@ -33,6 +33,8 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { scheduleProblem } from "./internal/jobSpecs.js"
+import { terminalLines } from "./internal/terminalLines.js"
 import * as MockAdmin from "./MockAdmin.js"
 import * as Wire from "./Wire.js"
 
@@ -145,23 +147,29 @@ export const nextFireTime = (schedule: Schedule, after: number): number | undefi
   return CronExpressionParser.parse(schedule.cron, { currentDate: new Date(after) }).next().getTime()
 }
 
-/** Checks a schedule once, at the start, so a typo is an error there and not a silent job that never runs. */
-const checkSchedule = (job: JobSpec) =>
-  Effect.try({
-    try: () => {
-      const schedule = job.schedule
-      if (schedule !== undefined && "everySeconds" in schedule && !(schedule.everySeconds > 0)) {
-        throw new Error(`everySeconds must be above 0, got ${schedule.everySeconds}`)
-      }
-      nextFireTime(schedule, 0)
-    },
+/**
+ * Checks a schedule once, at the start, so a typo is an error there and not a silent job that never runs: its
+ * shape (declared in JSON or JavaScript, it is not type-checked), then its cron expression.
+ */
+const checkSchedule = (job: JobSpec) => {
+  const badSchedule = (problem: string) =>
+    new DevAdminError({
+      jobId: job.jobId,
+      problem: "BadSchedule",
+      message: `job ${job.jobId} (${job.handler}): ${problem}`
+    })
+  const shape = scheduleProblem(job.schedule)
+  if (shape !== undefined) return Effect.fail(badSchedule(shape))
+  return Effect.try({
+    try: () => nextFireTime(job.schedule, 0),
     catch: (error) =>
-      new DevAdminError({
-        jobId: job.jobId,
-        problem: "BadSchedule",
-        message: `job ${job.jobId} (${job.handler}): ${(error as Error).message}`
-      })
+      badSchedule(
+        `cron ${JSON.stringify((job.schedule as { cron: string }).cron)} cannot be read (${
+          (error as Error).message
+        }): a Quartz cron expression has 6 fields, seconds first, e.g. "0 0/5 * * * ?"`
+      )
   })
+}
 
 /**
  * Fires `fire` at each time of the schedule, by the Effect clock (so `TestClock` drives it in tests), with
@@ -209,7 +217,8 @@ export const printEvent = (
     NotTriggered: ({ job, reason }) => print(`${time} ✗ ${name(job)} not triggered: ${reason}`),
     Finished: ({ code, job, logId, logTail, msg }) => {
       print(`${time} ${code === Wire.Code.success ? "✔" : "✗"} ${name(job)} #${logId} → ${code}${msg ? ` ${msg}` : ""}`)
-      for (const line of logTail) print(`           │ ${line}`)
+      // Java's `<br>` markers in the log text, as line breaks.
+      for (const line of logTail.flatMap(terminalLines)) print(`           │ ${line}`)
     }
   })
 }

@@ -8,4 +8,4 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
 import * as Cli from "./internal/cli.js"
 
-Cli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+Cli.main(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

@@ -2,6 +2,7 @@
  * The `effect-xxl-job` command line as a user types it (`src/bin.ts` under tsx, a process per command):
  * `run` one job once, `check` a connection to an admin with its diagnosis, and `admin` driving an executor.
  */
+import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as ChildProcess from "node:child_process"
@@ -11,6 +12,7 @@ import type * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { Executor, ExecutorConfig, Job } from "../src/index.js"
+import * as Cli from "../src/internal/cli.js"
 import { MockAdmin } from "../src/testing.js"
 import { freePort } from "./helpers/net.js"
 import { selfSigned, tlsTitle } from "./helpers/tls.js"
@@ -52,7 +54,9 @@ describe("effect-xxl-job run", () => {
           "9"
         )
         assert.strictEqual(code, 0, out)
-        assert.include(out, "xxl-job job execute start")
+        // Java's `<br>` markers in the log, shown as line breaks.
+        assert.include(out, "\n│ ----------- xxl-job job execute start -----------\n│ ----------- Param:a b\n")
+        assert.notInclude(out, "<br>")
         assert.include(out, "result: 200 a b|2|5|timeout 9")
       }),
     30_000
@@ -66,6 +70,18 @@ describe("effect-xxl-job run", () => {
       const greets = yield* cli("run", "greets", "--jobs", jobsModule)
       assert.strictEqual(greets.code, 0, greets.out)
       assert.include(greets.out, "greeting with hello from the layer")
+    }), 30_000)
+
+  it.live("a missing --jobs file or option: @effect/cli's message once, no dump, exit 1", () =>
+    Effect.gen(function*() {
+      const [missingFile, missingOption] = yield* Effect.all([
+        cli("run", "shards", "--jobs", "./missing.ts"),
+        cli("run", "shards")
+      ], { concurrency: "unbounded" })
+      assert.strictEqual(missingFile.code, 1)
+      assert.strictEqual(missingFile.out.trim(), "Path './missing.ts' must exist")
+      assert.strictEqual(missingOption.code, 1)
+      assert.strictEqual(missingOption.out.trim(), "Expected to find option: '--jobs'")
     }), 30_000)
 
   it.live("an unknown handler is refused with the names there are", () =>
@@ -148,7 +164,69 @@ describe("effect-xxl-job check", () => {
   )
 })
 
+/** The command line in this process, to its end: the `CliError` it failed with (its message), if any. */
+const cliHere = (...args: Array<string>) =>
+  Cli.run(["node", "effect-xxl-job", ...args]).pipe(
+    Effect.provide(NodeContext.layer),
+    Effect.flip,
+    Effect.map((error) => (error as { message?: string }).message)
+  )
+
+describe("effect-xxl-job check: its options", () => {
+  it.live("an --admin that is not a URL: one line naming --admin, on its own, exit 1", () =>
+    Effect.gen(function*() {
+      const { code, out } = yield* cli("check", "--admin", "notaurl", "--app", "x")
+      assert.deepStrictEqual([code, out], [
+        1,
+        "effect-xxl-job: --admin \"notaurl\" is not an http:// or https:// URL: give the admin's base URL, " +
+        "e.g. --admin http://host:8080/xxl-job-admin\n"
+      ])
+    }), 30_000)
+
+  it.effect("an empty --admin or --app is refused, naming the option", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(
+        yield* cliHere("check", "--admin", "", "--app", "x"),
+        "--admin is empty: give the admin's base URL, e.g. --admin http://host:8080/xxl-job-admin"
+      )
+      assert.strictEqual(
+        yield* cliHere("check", "--admin", "http://127.0.0.1:1/xxl-job-admin", "--app", " "),
+        "--app is empty: give the executor's AppName, as the admin knows it"
+      )
+    }))
+})
+
 describe("effect-xxl-job admin", () => {
+  it.scoped("a jobs file that cannot be used: one line naming the file and the job", () =>
+    Effect.gen(function*() {
+      const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-cli-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+      const refusal = (name: string, jobs: unknown) => {
+        const path = Path.join(dir, name)
+        Fs.writeFileSync(path, JSON.stringify(jobs))
+        return Effect.map(cliHere("admin", "--jobs-file", path, "--port", "0"), (message) => [path, message])
+      }
+      const misspelled = yield* refusal("misspelled.json", [{ jobId: 1, handler: "hi", schedule: { everySecond: 5 } }])
+      assert.strictEqual(
+        misspelled[1],
+        `${misspelled[0]}: job 1 (hi): unknown key "everySecond" in schedule (did you mean "everySeconds"?)`
+      )
+      const badCron = yield* refusal("cron.json", [{ jobId: 2, handler: "report", schedule: { cron: "bad" } }])
+      assert.strictEqual(
+        badCron[1],
+        `${badCron[0]}: job 2 (report): cron "bad" cannot be read (Validation error, cannot resolve alias "bad"): ` +
+          "a Quartz cron expression has 6 fields, seconds first, e.g. \"0 0/5 * * * ?\""
+      )
+      const notArray = yield* refusal("object.json", { jobId: 1, handler: "hi" })
+      assert.strictEqual(
+        notArray[1],
+        `${
+          notArray[0]
+        }: must be a JSON array of jobs: [{"jobId": 1, "handler": "…", "schedule": {"everySeconds": 10}}], ` +
+          "got {\"jobId\":1,\"handler\":\"hi\"}"
+      )
+    }))
+
   it.scopedLive(
     "serves the development admin: an executor registers and the job runs on its schedule",
     () =>

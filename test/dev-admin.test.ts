@@ -52,7 +52,10 @@ describe("schedules", () => {
         jobs: [{ jobId: 4, handler: "report", schedule: { everySeconds: 0 } }],
         onEvent: false
       }))
-      assert.include(rate.message, "everySeconds must be above 0")
+      assert.strictEqual(
+        rate.message,
+        "job 4 (report): schedule.everySeconds must be a number of seconds above 0, got 0"
+      )
       const twice = yield* Effect.flip(DevAdmin.start({
         jobs: [{ jobId: 5, handler: "report" }, { jobId: 5, handler: "other" }],
         onEvent: false
@@ -61,6 +64,59 @@ describe("schedules", () => {
       assert(twice._tag === "DevAdminError")
       assert.deepStrictEqual([twice.jobId, twice.problem], [5, "DeclaredTwice"])
     }))
+
+  it.scoped("a schedule's shape is checked (it may come from JSON): a misspelled key, neither or both kinds", () =>
+    Effect.gen(function*() {
+      const refusal = (schedule: unknown) =>
+        Effect.flip(DevAdmin.start({
+          jobs: [{ jobId: 1, handler: "hello", schedule: schedule as DevAdmin.Schedule }],
+          onEvent: false
+        }))
+      const misspelled = yield* refusal({ everySecond: 5 })
+      assert(misspelled._tag === "DevAdminError")
+      assert.strictEqual(misspelled.problem, "BadSchedule")
+      assert.strictEqual(
+        misspelled.message,
+        "job 1 (hello): unknown key \"everySecond\" in schedule (did you mean \"everySeconds\"?)"
+      )
+      assert.strictEqual(
+        (yield* refusal({})).message,
+        "job 1 (hello): schedule must have either \"cron\" or \"everySeconds\""
+      )
+      assert.strictEqual(
+        (yield* refusal({ cron: "0 * * * * ?", everySeconds: 5 })).message,
+        "job 1 (hello): schedule must have either \"cron\" or \"everySeconds\", not both"
+      )
+      assert.strictEqual(
+        (yield* refusal({ cron: "0 bad * * * ?" })).message,
+        "job 1 (hello): cron \"0 bad * * * ?\" cannot be read (Invalid characters, got value: bad): " +
+          "a Quartz cron expression has 6 fields, seconds first, e.g. \"0 0/5 * * * ?\""
+      )
+    }))
+
+  it("the view shows Java's <br> markers of a run's log as line breaks", () => {
+    const lines: Array<string> = []
+    DevAdmin.printEvent(
+      DevAdmin.Event.Finished({
+        job: { jobId: 1, handler: "hello" },
+        logId: 7,
+        code: 200,
+        msg: "done",
+        logTail: [
+          "2026-12-01 10:00:00 [hello]-[INFO]-[job-1] <br>----------- xxl-job job execute start -----------<br>----------- Param:x",
+          "<br>----------- xxl-job job callback finish."
+        ]
+      }),
+      (line) => lines.push(line)
+    )
+    assert.deepStrictEqual(lines.slice(1), [
+      "           │ 2026-12-01 10:00:00 [hello]-[INFO]-[job-1]",
+      "           │ ----------- xxl-job job execute start -----------",
+      "           │ ----------- Param:x",
+      "           │ ----------- xxl-job job callback finish."
+    ])
+    assert.match(lines[0], /^\d\d:\d\d:\d\d ✔ job 1 hello #7 → 200 done$/)
+  })
 
   it.scoped("a scheduled job runs on an executor and its result and log tail are reported (TestClock)", () =>
     Effect.gen(function*() {

@@ -14,21 +14,25 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Fs from "node:fs"
-import * as Path from "node:path"
-import * as Url from "node:url"
 import * as AdminClient from "../AdminClient.js"
 import * as DevAdmin from "../DevAdmin.js"
 import * as ExecutorConfig from "../ExecutorConfig.js"
 import type * as Job from "../Job.js"
 import * as MockAdmin from "../MockAdmin.js"
 import * as Wire from "../Wire.js"
+import * as AdminHints from "./adminHints.js"
+import { decodeJobSpecs } from "./jobSpecs.js"
+import { terminalLines } from "./terminalLines.js"
+import { importUserModule } from "./userModule.js"
 
 /**
  * A command that could not do its work; the message says why.
@@ -44,30 +48,29 @@ export class CliError extends Data.TaggedError("CliError")<{ readonly message: s
 const isRegistry = (value: unknown): value is Job.Registry<unknown> =>
   typeof value === "object" && value !== null && (value as { jobs?: unknown }).jobs instanceof Map
 
-/** The jobs module: its `jobs` registry (or default export) and, optionally, the `layer` they need. */
+/**
+ * The jobs module (`path` as the user typed it): its `jobs` registry (or default export) and, optionally, the
+ * `layer` they need. A TypeScript module loads through the tsx of the user's project.
+ */
 const loadJobs = (path: string) =>
   Effect.gen(function*() {
-    const file = Path.resolve(path)
-    const loaded = yield* Effect.tryPromise({
-      try: () => import(Url.pathToFileURL(file).href) as Promise<Record<string, unknown>>,
-      catch: (error) =>
-        new CliError({
-          message: `cannot load ${file}: ${(error as Error).message}${
-            /\.[cm]?ts$/.test(file) && /extension/.test((error as Error).message)
-              ? " (a TypeScript module needs a loader: run the command with `npx tsx`, or point at the compiled .js)"
-              : ""
-          }`
-        })
+    const imported = yield* Effect.tryPromise({
+      try: () => importUserModule(path),
+      catch: (error) => new CliError({ message: `cannot load ${path}: ${firstLine(error)}` })
     })
-    const registry = loaded.jobs ?? loaded.default
+    if (imported._tag === "NoTypeScriptLoader") return yield* new CliError({ message: imported.message })
+    const registry = imported.exports.jobs ?? imported.exports.default
     if (!isRegistry(registry)) {
       return yield* new CliError({
-        message: `${file} exports no job registry: export const jobs = Job.registry(...) (or export it as default)`
+        message: `${path} exports no job registry: export const jobs = Job.registry(...) (or export it as default)`
       })
     }
-    const layer = Layer.isLayer(loaded.layer) ? loaded.layer as Layer.Layer<unknown> : Layer.empty
+    const layer = Layer.isLayer(imported.exports.layer) ? imported.exports.layer as Layer.Layer<unknown> : Layer.empty
     return { registry, layer }
   })
+
+/** An error's message, its first line only: a module's syntax error carries a code frame after it. */
+const firstLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split("\n")[0]
 
 const runCommand = Command.make(
   "run",
@@ -108,7 +111,8 @@ const runCommand = Command.make(
         }
         const result = yield* admin.result(logId, Duration.infinity)
         const log = yield* admin.log(logId, 1)
-        for (const line of log.logContent.trimEnd().split("\n")) yield* Console.log(`│ ${line}`)
+        // Java's `<br>` markers in the log text, as line breaks.
+        for (const line of terminalLines(log.logContent.trimEnd())) yield* Console.log(`│ ${line}`)
         yield* Console.log(
           `result: ${result.handleCode}${result.handleMsg === undefined ? "" : ` ${result.handleMsg}`}`
         )
@@ -123,6 +127,19 @@ const runCommand = Command.make(
 // ---------------------------------------------------------------------------------------------------------
 // admin
 // ---------------------------------------------------------------------------------------------------------
+
+/** Why the development admin cannot listen, and which option to change. */
+const serveProblem = (where: { readonly host: string; readonly port: number }, cause: unknown): string => {
+  const code = (cause as { code?: unknown } | undefined)?.code
+  const at = `${where.host}:${where.port}`
+  return code === "EADDRINUSE"
+    ? `cannot serve the development admin on ${at}: the port is in use; choose another with --port`
+    : code === "EADDRNOTAVAIL" || code === "ENOTFOUND"
+    ? `cannot serve the development admin on ${at}: no interface of this machine has that address; check --host`
+    : code === "EACCES"
+    ? `cannot serve the development admin on ${at}: not allowed to listen on port ${where.port}; choose one above 1023 with --port`
+    : `cannot serve the development admin on ${at}: ${firstLine(cause)}`
+}
 
 const adminCommand = Command.make(
   "admin",
@@ -139,21 +156,26 @@ const adminCommand = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const jobs = yield* Effect.try({
-        try: () => JSON.parse(Fs.readFileSync(options.jobsFile, "utf8")) as ReadonlyArray<DevAdmin.JobSpec>,
-        catch: (error) => new CliError({ message: `cannot read ${options.jobsFile}: ${(error as Error).message}` })
+      const file = options.jobsFile
+      const json = yield* Effect.try({
+        try: () => JSON.parse(Fs.readFileSync(file, "utf8")) as unknown,
+        catch: (error) => new CliError({ message: `cannot read ${file}: ${firstLine(error)}` })
       })
-      if (!Array.isArray(jobs)) return yield* new CliError({ message: `${options.jobsFile} must hold a JSON array` })
-      const dev = yield* DevAdmin.start({
-        jobs,
-        serve: {
-          port: options.port,
-          host: options.host,
-          contextPath: options.contextPath,
-          accessToken: Option.getOrUndefined(options.token)
-        }
-      })
-      yield* Console.log(`development admin at ${dev.admin.url} with ${jobs.length} job(s)`)
+      const jobs = decodeJobSpecs(json)
+      if (Either.isLeft(jobs)) return yield* new CliError({ message: `${file}: ${jobs.left}` })
+      const serve = {
+        port: options.port,
+        host: options.host,
+        contextPath: options.contextPath,
+        accessToken: Option.getOrUndefined(options.token)
+      }
+      const dev = yield* DevAdmin.start({ jobs: jobs.right, serve }).pipe(
+        Effect.catchTags({
+          DevAdminError: (error) => new CliError({ message: `${file}: ${error.message}` }),
+          ServeError: (error) => new CliError({ message: serveProblem(serve, error.cause) })
+        })
+      )
+      yield* Console.log(`development admin at ${dev.admin.url} with ${jobs.right.length} job(s)`)
       yield* Console.log(`point executors at it: XXL_JOB_ADMIN_ADDRESSES=${dev.admin.url}`)
       return yield* Effect.never
     }).pipe(Effect.scoped)
@@ -163,66 +185,38 @@ const adminCommand = Command.make(
 // check
 // ---------------------------------------------------------------------------------------------------------
 
-const hints = {
-  contextPath:
-    "the address must be the admin's base URL with its context path, e.g. http://host:8080/xxl-job-admin (not a page of its UI, not a login page behind a proxy)",
-  token: "XXL_JOB_ACCESS_TOKEN (--token) must equal xxl.job.accessToken in the admin's application.properties",
-  certificate:
-    "an https:// admin whose certificate Node does not trust: for one signed by an internal CA, run with NODE_EXTRA_CA_CERTS=/path/to/ca.pem (read at start)",
-  unreachable: "is the admin running, and reachable from here? (a proxy: HTTP_PROXY / NO_PROXY)",
-  noAnswer: "the admin did not answer in time: is the address a real admin?"
+/** The check's settings, as the user typed them: its options. */
+const checkOptions: AdminHints.SettingNames = { adminAddresses: "--admin", accessToken: "--token" }
+
+/** The option a setting of `ExecutorConfig` came from, in the check. */
+const optionOf: Record<string, string> = {
+  adminAddresses: "--admin",
+  appName: "--app",
+  accessToken: "--token",
+  address: "--address"
 }
 
-/** Node's codes for a certificate it does not trust, or one that is not the host's. */
-const certificateCodes = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "CERT_SIGNATURE_FAILURE",
-  "CERT_NOT_YET_VALID",
-  "CERT_HAS_EXPIRED",
-  "CERT_CHAIN_TOO_LONG",
-  "CERT_REVOKED",
-  "CERT_UNTRUSTED",
-  "CERT_REJECTED",
-  "INVALID_CA",
-  "HOSTNAME_MISMATCH",
-  "ERR_TLS_CERT_ALTNAME_INVALID"
-])
-
-/** The `code` of an error (Node's, or the one it wraps), if it has one. */
-const codeOf = (cause: unknown): string | undefined => {
-  for (let error = cause; typeof error === "object" && error !== null; error = (error as { cause?: unknown }).cause) {
-    const code = (error as { code?: unknown }).code
-    if (typeof code === "string") return code
-  }
-  return undefined
-}
-
-/** What to look at, for what went wrong at an admin. */
-const hintFor = (problem: AdminClient.AdminProblem): string | undefined => {
-  switch (problem._tag) {
-    case "NotProtocol":
-      return problem.kind === "html" ? hints.contextPath : undefined
-    case "HttpStatus":
-      return problem.status === 404 || problem.status === 405 ? hints.contextPath : undefined
-    case "Refused":
-      // The admin's own words: `uri-mapping(…) not found` for a wrong path, `The access token is wrong.`
-      return problem.msg?.includes("uri-mapping")
-        ? hints.contextPath
-        : /token/i.test(problem.msg ?? "")
-        ? hints.token
-        : undefined
-    case "Unreachable":
-      return certificateCodes.has(codeOf(problem.cause) ?? "") ? hints.certificate : hints.unreachable
-    case "NoAnswer":
-      return hints.noAnswer
-    case "NotSent":
-      return undefined
-  }
-}
+/** `--admin` and `--app` given and usable, checked here so that the error names the option as typed. */
+const checkInputs = (options: { readonly admin: string; readonly app: string }) =>
+  Effect.gen(function*() {
+    const admins = options.admin.split(",").map((admin) => admin.trim()).filter((admin) => admin !== "")
+    if (admins.length === 0) {
+      return yield* new CliError({
+        message: "--admin is empty: give the admin's base URL, e.g. --admin http://host:8080/xxl-job-admin"
+      })
+    }
+    for (const admin of admins) {
+      if (!/^https?:\/\/[^/]/i.test(admin) || !URL.canParse(admin)) {
+        return yield* new CliError({
+          message: `--admin ${JSON.stringify(admin)} is not an http:// or https:// URL: give the admin's base URL, ` +
+            "e.g. --admin http://host:8080/xxl-job-admin"
+        })
+      }
+    }
+    if (options.app.trim() === "") {
+      return yield* new CliError({ message: "--app is empty: give the executor's AppName, as the admin knows it" })
+    }
+  })
 
 const checkCommand = Command.make(
   "check",
@@ -239,12 +233,22 @@ const checkCommand = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const client = yield* AdminClient.make.pipe(
-        Effect.provideServiceEffect(
-          ExecutorConfig.ExecutorConfig,
-          ExecutorConfig.make({ adminAddresses: options.admin, appName: options.app, accessToken: options.token })
+      yield* checkInputs(options)
+      const settings = yield* ExecutorConfig.make({
+        adminAddresses: options.admin,
+        appName: options.app,
+        accessToken: options.token,
+        address: options.address
+      }).pipe(
+        Effect.mapError((error) =>
+          new CliError({
+            message: `${optionOf[error.setting] ?? error.setting}: ${
+              error.problem.replace(/\b(adminAddresses|appName|accessToken|address)\b/g, (key) => optionOf[key])
+            }`
+          })
         )
       )
+      const client = yield* AdminClient.make.pipe(Effect.provideService(ExecutorConfig.ExecutorConfig, settings))
       const param = new Wire.RegistryParam({
         registryGroup: "EXECUTOR",
         registryKey: options.app,
@@ -255,7 +259,7 @@ const checkCommand = Command.make(
         yield* Console.log(`✗ registry with ${options.admin} failed`)
         for (const attempt of registered.left.attempts) {
           yield* Console.log(`  ${AdminClient.formatAttempt(attempt)}`)
-          const hint = hintFor(attempt.problem)
+          const hint = AdminHints.hintFor(attempt.problem, checkOptions)
           if (hint !== undefined) yield* Console.log(`  → ${hint}`)
         }
         process.exitCode = 1
@@ -287,3 +291,20 @@ export const command = Command.make("effect-xxl-job").pipe(
  * @internal
  */
 export const run = Command.run(command, { name: "effect-xxl-job", version: "0.1.0" })
+
+/**
+ * The command line as the executable runs it: a mistake on the command line is told once by @effect/cli
+ * (its usage error, already printed), a command that cannot do its work on one line; either exits 1. What
+ * is left (a bug of ours) reaches `runMain` with its stack trace.
+ *
+ * @internal
+ */
+export const main = (argv: ReadonlyArray<string>) =>
+  run(argv).pipe(
+    Effect.catchIf(ValidationError.isValidationError, () => Effect.sync(() => void (process.exitCode = 1))),
+    Effect.catchTag("CliError", (error) =>
+      Effect.zipRight(
+        Console.error(`effect-xxl-job: ${error.message}`),
+        Effect.sync(() => void (process.exitCode = 1))
+      ))
+  )

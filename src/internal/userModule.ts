@@ -1,0 +1,84 @@
+/**
+ * Importing a module the user points the command line at (`--jobs`): compiled JavaScript as it is, and a
+ * TypeScript source through the tsx of the user's own project, so the installed `effect-xxl-job` (plain
+ * `node`) runs `--jobs ./src/jobs.ts` as it runs `--jobs ./dist/jobs.js`. Under tsx already (`npm run cli`,
+ * `node --import tsx`), the source imports as it is.
+ *
+ * Only Node's modules here: a test runs this file under plain `node`.
+ *
+ * @internal
+ */
+import * as Fs from "node:fs"
+import * as Module from "node:module"
+import * as Path from "node:path"
+import * as Url from "node:url"
+
+/**
+ * What importing gave: the module's exports, or, for a TypeScript module Node cannot run by itself with no
+ * tsx installed where the module or the working directory would find one, what to do (one line).
+ *
+ * @internal
+ */
+export type Imported =
+  | { readonly _tag: "Loaded"; readonly exports: Record<string, unknown> }
+  | { readonly _tag: "NoTypeScriptLoader"; readonly message: string }
+
+const typeScript = /\.[cm]?tsx?$/i
+
+/** Node's codes for a TypeScript file it cannot run by itself (before 22.6, or syntax it cannot strip). */
+const needsLoader = new Set([
+  "ERR_UNKNOWN_FILE_EXTENSION",
+  "ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX",
+  "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING"
+])
+
+/**
+ * The file of tsx's ESM API (`tsx/esm/api`, its `import` condition) as a project in `directory` or above
+ * installed it, if any. The package's `exports` map is read for it: `require.resolve` would give the
+ * CommonJS build, which cannot register the ESM hooks.
+ */
+const tsxApiFrom = (directory: string): string | undefined => {
+  try {
+    const manifest = Module.createRequire(Path.join(directory, "noop.js")).resolve("tsx/package.json")
+    const exports = JSON.parse(Fs.readFileSync(manifest, "utf8")).exports as Record<string, unknown>
+    const api = (exports["./esm/api"] as { import?: { default?: unknown } } | undefined)?.import?.default
+    return typeof api === "string" ? Path.join(Path.dirname(manifest), api) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Whether tsx's hooks are registered by this process already, by us. */
+let registered = false
+
+/**
+ * Imports `path` (as the user typed it: the messages show it so). A TypeScript module that Node cannot run by
+ * itself is imported again with the hooks of the tsx found from the module's directory, else from the working
+ * directory. Any other failure (the module's own error, a module it imports that is missing) rejects as
+ * Node's error.
+ *
+ * @internal
+ */
+export const importUserModule = async (path: string): Promise<Imported> => {
+  const file = Path.resolve(path)
+  const url = Url.pathToFileURL(file).href
+  try {
+    return { _tag: "Loaded", exports: await import(url) }
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (!typeScript.test(file) || registered || typeof code !== "string" || !needsLoader.has(code)) throw error
+  }
+  const api = tsxApiFrom(Path.dirname(file)) ?? tsxApiFrom(process.cwd())
+  if (api === undefined) {
+    return {
+      _tag: "NoTypeScriptLoader",
+      message: `cannot load ${path}: Node runs TypeScript through tsx, which this project does not have: ` +
+        "install it (npm install --save-dev tsx), or point --jobs at the compiled .js"
+    }
+  }
+  const tsx = await import(Url.pathToFileURL(api).href) as { register: () => unknown }
+  tsx.register()
+  registered = true
+  // Node remembers the failed import of this URL: a query makes it a new one (relative imports are the same).
+  return { _tag: "Loaded", exports: await import(`${url}?tsx`) }
+}
