@@ -4,7 +4,8 @@
  * With `XXL_JOB_ADMIN_ADDRESSES` set it is a real executor for that admin, configured from the XXL_JOB_*
  * environment variables (and a `.env` file). Without it, it starts the development admin on loopback
  * (`DevAdmin`): the demo jobs run on their schedules (cron and fixed rate), and each trigger, result and
- * log tail is printed as it happens: no Java needed. `npm start -- --once` triggers each job once and exits.
+ * log tail is printed as it happens: no Java needed. `npm start -- --once` triggers each job once and exits,
+ * with code 1 when any failed (two of the demo jobs fail on purpose: `sleep` times out, `fail` fails).
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Duration, Effect, Layer, Logger, LogLevel, Schedule } from "effect"
@@ -32,7 +33,8 @@ const demoJobs: ReadonlyArray<DevAdmin.JobSpec> = [
   { jobId: 7, handler: "primes", params: "{\"below\": 2000000}", schedule: { everySeconds: 30 } }
 ]
 
-const withDevAdmin = Layer.scopedDiscard(Effect.gen(function*() {
+/** The development admin, with the demo executor registered with it (both until the scope closes). */
+const devAdminWithExecutor = Effect.gen(function*() {
   const dev = yield* DevAdmin.start({
     // --once: no schedules; each job is triggered by hand below.
     jobs: once ? demoJobs.map(({ schedule: _, ...job }) => job) : demoJobs
@@ -51,21 +53,45 @@ const withDevAdmin = Layer.scopedDiscard(Effect.gen(function*() {
   yield* dev.admin.executors.pipe(
     Effect.repeat({ until: (list) => list.length > 0, schedule: Schedule.spaced(Duration.millis(20)) })
   )
-  if (!once) {
-    console.log("The demo jobs run on their schedules (echo every 10 s, logging every 15 s, …); Ctrl-C stops.")
-    return
-  }
-  for (const job of demoJobs) {
-    for (const triggered of yield* dev.trigger(job.jobId)) yield* Effect.ignore(dev.admin.result(triggered.logId))
-  }
-  // The last result's report (its log tail) is printed once its log has been read.
-  yield* Effect.sleep(Duration.millis(200))
-}))
+  return dev
+})
+
+/** The demo jobs on their schedules, until Ctrl-C. */
+const onSchedules = Layer.launch(Layer.scopedDiscard(Effect.gen(function*() {
+  yield* devAdminWithExecutor
+  console.log("The demo jobs run on their schedules (echo every 10 s, logging every 15 s, …); Ctrl-C stops.")
+})))
+
+/** --once: each demo job once, then a last line saying how many failed (and exit code 1 if any did). */
+const eachOnce = Effect.gen(function*() {
+  const failed = yield* Effect.scoped(Effect.gen(function*() {
+    const dev = yield* devAdminWithExecutor
+    const failed: Array<string> = []
+    for (const job of demoJobs) {
+      const sent = yield* dev.trigger(job.jobId)
+      let succeeded = sent.length > 0
+      for (const triggered of sent) {
+        const result = yield* Effect.either(dev.admin.result(triggered.logId))
+        if (result._tag === "Left" || result.right.handleCode !== 200) succeeded = false
+      }
+      if (!succeeded) failed.push(`job ${job.jobId} ${job.handler}`)
+    }
+    // The last result's report (its log tail) is printed once its log has been read.
+    yield* Effect.sleep(Duration.millis(200))
+    return failed
+  }))
+  console.log(
+    failed.length === 0
+      ? `All ${demoJobs.length} demo jobs succeeded.`
+      : `${failed.length} of ${demoJobs.length} demo jobs failed: ${failed.join(", ")}.`
+  )
+  if (failed.length > 0) process.exitCode = 1
+})
 
 const main = process.env.XXL_JOB_ADMIN_ADDRESSES
   ? Layer.launch(Executor.layerFromEnv(jobs, defaults))
   : once
-  ? Effect.scoped(Layer.build(withDevAdmin))
-  : Layer.launch(withDevAdmin)
+  ? eachOnce
+  : onSchedules
 
 main.pipe(Logger.withMinimumLogLevel(LogLevel.Info), NodeRuntime.runMain)
