@@ -112,7 +112,7 @@ const running = (port: number, metricsPort: number | undefined, where: string) =
     const endpoints = yield* Endpoints
     yield* Effect.logInfo(
       `executor "${settings.appName}" ${where}, ${
-        Registration.registers(settings) ? "registered as" : "reachable at"
+        Registration.registers(settings) ? "registering as" : "reachable at"
       } ${address}`
     )
     // Shutdown, while the server still answers (finalizers run last-added first):

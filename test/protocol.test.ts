@@ -1119,7 +1119,7 @@ describe("callbacks (cases 29-31)", () => {
 })
 
 describe("the start-up line", () => {
-  it.scopedLive("says 'registered as' only when the executor registers, 'reachable at' otherwise", () =>
+  it.scopedLive("says 'registering as' only when the executor registers, 'reachable at' otherwise", () =>
     Effect.gen(function*() {
       const lines: Array<string> = []
       const capture = Logger.replace(
@@ -1128,11 +1128,11 @@ describe("the start-up line", () => {
       )
       const alone = yield* startExecutor([]).pipe(Effect.provide(capture))
       assert.isTrue(lines.some((line) => line.includes(`reachable at ${alone.executor.address}`)))
-      assert.isFalse(lines.some((line) => line.includes("registered as")))
+      assert.isFalse(lines.some((line) => line.includes("registering as")))
       yield* alone.close
       lines.length = 0
       // An admin that is not there: the executor still says where it registers, and keeps trying.
       const registering = yield* startExecutor("http://127.0.0.1:1/xxl-job-admin").pipe(Effect.provide(capture))
-      assert.isTrue(lines.some((line) => line.includes(`registered as ${registering.executor.address}`)))
+      assert.isTrue(lines.some((line) => line.includes(`registering as ${registering.executor.address}`)))
     }))
 })

@@ -221,7 +221,7 @@ describe("warnings at start", () => {
         )
       ).pipe(Effect.provide(capture))
       const { address } = yield* Effect.provide(Executor.Executor, executor)
-      const started = lines.findIndex((line) => line.includes(`registered as ${address}`))
+      const started = lines.findIndex((line) => line.includes(`registering as ${address}`))
       const warnings = lines.filter((line) => line.startsWith("WARN"))
       assert.deepStrictEqual(warnings, [
         `WARN listening on 127.0.0.1 only, but registered with the admin as ${address}: the admin's calls to that address will not reach this executor (unless a proxy on this machine forwards them); set XXL_JOB_EXECUTOR_HOST (host) to 0.0.0.0, or, with the admin on this machine, XXL_JOB_EXECUTOR_IP (ip) to 127.0.0.1`
