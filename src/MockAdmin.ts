@@ -570,6 +570,12 @@ const recordingClient = (recorder: Recorder, settings: ExecutorConfig.Settings) 
   })
 }
 
+/** A fresh temp dir for an executor's files, removed with the scope. */
+const tempLogPath = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-xxl-job-mock-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
 /**
  * An executor for `jobs` and a mock admin driving it in process: no sockets, the executor's own endpoints.
  * Run logs and results stay in memory: nothing outlives the test.
@@ -624,10 +630,15 @@ export const layer = <E, R>(
           Effect.map(ExecutorConfig.ExecutorConfig, (settings) => recordingClient(recorder, settings))
         )
       ),
-      // In process, run logs and results stay in memory: nothing outlives the test.
+      // In process, run logs and results stay in memory: nothing outlives the test. What still needs a
+      // folder (GLUE scripts' sources) goes to a temp dir of this layer's own, unless the options name one.
       Layer.provide(JobLog.layerMemory),
       Layer.provide(OutboxStore.layerMemory),
-      Layer.provideMerge(ExecutorConfig.layer({ appName: "mock-executor", ...options }))
+      Layer.provideMerge(
+        Layer.unwrapScoped(
+          Effect.map(tempLogPath, (logPath) => ExecutorConfig.layer({ appName: "mock-executor", logPath, ...options }))
+        )
+      )
     )
   })
 
@@ -803,10 +814,7 @@ export const layerHttp = <E, R>(
 > =>
   Layer.unwrapScoped(Effect.gen(function*() {
     // Run logs in a fresh temp dir of this layer's own (removed after), unless the options name one.
-    const logPath = yield* Effect.acquireRelease(
-      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-xxl-job-mock-"))),
-      (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-    )
+    const logPath = yield* tempLogPath
     const admin = yield* serve({
       accessToken: options.accessToken as string | undefined,
       protocol: options.protocol,
