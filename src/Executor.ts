@@ -208,13 +208,19 @@ export const layerWith = <E, R>(
   R | ExecutorConfig.ExecutorConfig | JobLog.JobLog | AdminClient.AdminClient
 > => servingWith(registry).pipe(Layer.provide(checkedFirst("serving")))
 
-/** The executor's own log lines in the format the settings name (`XXL_JOB_EXECUTOR_LOG_FORMAT`). */
+/**
+ * The executor's own log lines in the format the settings name (`XXL_JOB_EXECUTOR_LOG_FORMAT`). `Logger.json`
+ * replaces Effect's default logger; under `NodeRuntime.runMain` that is already the pretty one, which goes too
+ * (else every line came out twice).
+ */
 const logFormat: Layer.Layer<never, never, ExecutorConfig.ExecutorConfig> = Layer.unwrapEffect(
-  Effect.map(
-    ExecutorConfig.ExecutorConfig,
-    (settings) =>
-      settings.logFormat === "json" ? Logger.json : settings.logFormat === "logfmt" ? Logger.logFmt : Layer.empty
-  )
+  Effect.map(ExecutorConfig.ExecutorConfig, (settings) =>
+    settings.logFormat === "text"
+      ? Layer.empty
+      : Layer.merge(
+        settings.logFormat === "json" ? Logger.json : Logger.logFmt,
+        Logger.remove(Logger.prettyLoggerDefault)
+      ))
 )
 
 /** The run log store the settings name (`XXL_JOB_EXECUTOR_LOGSTORE`), and the admin over HTTP. */

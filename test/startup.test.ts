@@ -278,6 +278,28 @@ describe("under NodeRuntime.runMain, as users run it", () => {
     20_000
   )
 
+  it.scopedLive(
+    "with XXL_JOB_EXECUTOR_LOG_FORMAT=json, each of its lines is printed once, as JSON",
+    () =>
+      Effect.gen(function*() {
+        const { code, out } = yield* start(yield* tempDir, {
+          XXL_JOB_EXECUTOR_APPNAME: "json-lines",
+          XXL_JOB_EXECUTOR_PORT: "0",
+          XXL_JOB_EXECUTOR_HOST: "127.0.0.1",
+          XXL_JOB_EXECUTOR_IP: "127.0.0.1",
+          XXL_JOB_EXECUTOR_LOGPATH: yield* tempDir,
+          XXL_JOB_EXECUTOR_LOG_FORMAT: "json",
+          // Stops itself once started (the fixture's switch), as a SIGTERM would.
+          STOP_AFTER_START: "1"
+        })
+        assert.strictEqual(code, 0, out)
+        const lines = out.trim().split("\n")
+        const messages = lines.map((line) => (JSON.parse(line) as { message: unknown }).message)
+        assert.strictEqual(messages.filter((m) => String(m).startsWith("executor \"json-lines\"")).length, 1, out)
+      }),
+    20_000
+  )
+
   it.scopedLive("a log path that cannot be written prints one line too", () =>
     Effect.gen(function*() {
       const cwd = yield* tempDir
