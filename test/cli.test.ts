@@ -225,6 +225,13 @@ describe("effect-xxl-job admin", () => {
         }: must be a JSON array of jobs: [{"jobId": 1, "handler": "…", "schedule": {"everySeconds": 10}}], ` +
           "got {\"jobId\":1,\"handler\":\"hi\"}"
       )
+      // Not JSON at all: JSON.parse's message quotes the text, line breaks and all, on one line.
+      const notJson = Path.join(dir, "broken.json")
+      Fs.writeFileSync(notJson, "not json\n{\n")
+      assert.strictEqual(
+        yield* cliHere("admin", "--jobs-file", notJson, "--port", "0"),
+        `cannot read ${notJson}: Unexpected token 'o', "not json { " is not valid JSON`
+      )
     }))
 
   it.scopedLive(

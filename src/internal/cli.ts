@@ -72,6 +72,10 @@ const loadJobs = (path: string) =>
 /** An error's message, its first line only: a module's syntax error carries a code frame after it. */
 const firstLine = (error: unknown): string => (error instanceof Error ? error.message : String(error)).split("\n")[0]
 
+/** An error's message on one line: JSON.parse's quotes the text it could not read, line breaks and all. */
+const oneLine = (error: unknown): string =>
+  (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ")
+
 const runCommand = Command.make(
   "run",
   {
@@ -159,7 +163,7 @@ const adminCommand = Command.make(
       const file = options.jobsFile
       const json = yield* Effect.try({
         try: () => JSON.parse(Fs.readFileSync(file, "utf8")) as unknown,
-        catch: (error) => new CliError({ message: `cannot read ${file}: ${firstLine(error)}` })
+        catch: (error) => new CliError({ message: `cannot read ${file}: ${oneLine(error)}` })
       })
       const jobs = decodeJobSpecs(json)
       if (Either.isLeft(jobs)) return yield* new CliError({ message: `${file}: ${jobs.left}` })

@@ -48,37 +48,43 @@ const tsxApiFrom = (directory: string): string | undefined => {
   }
 }
 
+/** Whether this process runs under tsx already (`tsx …`, `node --import tsx`). */
+const underTsx = process.execArgv.some((arg) => arg === "tsx" || /[\\/]tsx[\\/]/.test(arg))
+
 /** Whether tsx's hooks are registered by this process already, by us. */
 let registered = false
 
 /**
- * Imports `path` (as the user typed it: the messages show it so). A TypeScript module that Node cannot run by
- * itself is imported again with the hooks of the tsx found from the module's directory, else from the working
- * directory. Any other failure (the module's own error, a module it imports that is missing) rejects as
- * Node's error.
+ * Imports `path` (as the user typed it: the messages show it so). A TypeScript module is imported with the
+ * hooks of the tsx found from the module's directory, else from the working directory, registered first
+ * (so that its `./x.js` imports of `.ts` siblings resolve, which Node's own type stripping, from 22.18 on,
+ * would not do); with no tsx, a TypeScript module Node cannot run by itself is the one line that says what to
+ * do. Any other failure (the module's own error, a module it imports that is missing) rejects as Node's error.
  *
  * @internal
  */
 export const importUserModule = async (path: string): Promise<Imported> => {
   const file = Path.resolve(path)
   const url = Url.pathToFileURL(file).href
+  if (typeScript.test(file) && !underTsx && !registered) {
+    const api = tsxApiFrom(Path.dirname(file)) ?? tsxApiFrom(process.cwd())
+    if (api !== undefined) {
+      const tsx = await import(Url.pathToFileURL(api).href) as { register: () => unknown }
+      tsx.register()
+      registered = true
+    }
+  }
   try {
     return { _tag: "Loaded", exports: await import(url) }
   } catch (error) {
     const code = (error as { code?: unknown }).code
-    if (!typeScript.test(file) || registered || typeof code !== "string" || !needsLoader.has(code)) throw error
-  }
-  const api = tsxApiFrom(Path.dirname(file)) ?? tsxApiFrom(process.cwd())
-  if (api === undefined) {
-    return {
-      _tag: "NoTypeScriptLoader",
-      message: `cannot load ${path}: Node runs TypeScript through tsx, which this project does not have: ` +
-        "install it (npm install --save-dev tsx), or point --jobs at the compiled .js"
+    if (typeScript.test(file) && !registered && typeof code === "string" && needsLoader.has(code)) {
+      return {
+        _tag: "NoTypeScriptLoader",
+        message: `cannot load ${path}: Node runs TypeScript through tsx, which this project does not have: ` +
+          "install it (npm install --save-dev tsx), or point --jobs at the compiled .js"
+      }
     }
+    throw error
   }
-  const tsx = await import(Url.pathToFileURL(api).href) as { register: () => unknown }
-  tsx.register()
-  registered = true
-  // Node remembers the failed import of this URL: a query makes it a new one (relative imports are the same).
-  return { _tag: "Loaded", exports: await import(`${url}?tsx`) }
 }
