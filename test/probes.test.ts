@@ -112,7 +112,7 @@ describe("GET /ready while a real executor process drains", () => {
       yield* waitUntil("the executor to register", Effect.map(admin.executors, (list) => list.length > 0), 20_000)
       const address = (yield* admin.executors)[0]
       const port = Number(new URL(address).port)
-      // No /ready before the signal: the probes hear it from the start, not from their first call.
+      // No /ready before the signal: the first one comes during the drain.
       assert.strictEqual((yield* request(port, "/health")).status, 200)
 
       const { reply } = yield* admin.trigger({
@@ -136,7 +136,7 @@ describe("GET /ready while a real executor process drains", () => {
       })
       assert.strictEqual(
         drainingText,
-        "not ready: the executor is shutting down (a stop signal came); running jobs are draining"
+        "not ready: the executor is shutting down; running jobs are draining"
       )
       assert.strictEqual((yield* request(port, "/health")).status, 200)
       // The drain goes on: the sleeping run is stopped after the 1 s grace and reported, then the process ends.

@@ -67,6 +67,8 @@ export interface Service {
   readonly handleNow: (request: Request) => Answer
   /** Every metric as Prometheus text, the gauges read now (`GET /metrics`). */
   readonly metrics: Effect.Effect<string>
+  /** False once the executor refuses triggers for shutting down (`GET /ready`). */
+  readonly accepting: () => boolean
 }
 
 /** @internal */
@@ -236,7 +238,7 @@ export const make = Effect.gen(function*() {
     }))
   )
 
-  return { handle, handleNow, metrics } satisfies Service
+  return { handle, handleNow, metrics, accepting: lanes.accepting } satisfies Service
 })
 
 /** @internal */

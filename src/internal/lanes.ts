@@ -73,6 +73,8 @@ export interface Service {
   readonly stats: Effect.Effect<{ readonly running: number; readonly queued: number; readonly lanes: number }>
   /** Refuses every trigger from now on (the executor is shutting down). */
   readonly refuseNew: Effect.Effect<void>
+  /** False once triggers are refused for shutting down (`refuseNew`, `drain`): the readiness probe. */
+  readonly accepting: () => boolean
   /**
    * Shuts the lanes down: refuses new triggers, lets runs and queued triggers go on for `grace`, then stops
    * every lane with "web container destroy and kill the job." and waits (bounded) for the runs to report.
@@ -393,6 +395,10 @@ class LaneTable<E, R> {
     this.closed = true
   }
 
+  isRefusingNew(): boolean {
+    return this.closed
+  }
+
   private busyLanes(): number {
     let busy = this.stopping.size
     for (const lane of this.lanes.values()) if (isBusy(lane)) busy++
@@ -473,6 +479,7 @@ export const make = <E, R>(registry: Job.Registry<E, R>) =>
       isIdle: (jobId) => table.isIdle(jobId),
       stats: Effect.sync(() => table.stats()),
       refuseNew: Effect.sync(() => table.refuseNew()),
+      accepting: () => !table.isRefusingNew(),
       drain: (grace) => table.drain(grace)
     } satisfies Service
   })

@@ -145,7 +145,7 @@ export const makeHandler = Effect.gen(function*() {
   const timeoutMs = Duration.toMillis(settings.requestTimeout)
   const reading = new Set<Reading>()
   const unreadable = Wire.failure(Messages.requestError("the request could not be read"))
-  const probes = yield* Probes.make
+  const probes = Probes.make(api.accepting)
 
   const answer = (
     request: Http.IncomingMessage,
