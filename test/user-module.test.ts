@@ -18,12 +18,12 @@ const root = Path.join(import.meta.dirname, "..")
  * A project in a temporary directory: `src/jobs.ts` (TypeScript only tsx runs: a type annotation, and a
  * sibling `.ts` imported as `.js`), with tsx in its node_modules or not, and the loader compiled beside it.
  */
-const project = (withTsx: boolean) =>
+const project = (withTsx: boolean, type: "module" | "commonjs" = "module") =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-user-module-"))
       Fs.mkdirSync(Path.join(dir, "src"))
-      Fs.writeFileSync(Path.join(dir, "package.json"), "{\"type\":\"module\"}")
+      Fs.writeFileSync(Path.join(dir, "package.json"), JSON.stringify({ type }))
       Fs.writeFileSync(Path.join(dir, "src", "greeting.ts"), "export const greeting: string = \"hello from .ts\"\n")
       Fs.writeFileSync(
         Path.join(dir, "src", "jobs.ts"),
@@ -88,6 +88,22 @@ describe("the --jobs module under plain node", () => {
           _tag: "NoTypeScriptLoader",
           message: "cannot load ./src/jobs.ts: Node runs TypeScript through tsx, which this project does not have: " +
             "install it (npm install --save-dev tsx), or point --jobs at the compiled .js"
+        })
+      }),
+    20_000
+  )
+
+  it.scopedLive(
+    "a .ts module of a CommonJS package: one line saying to make it an ES module package",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* project(true, "commonjs")
+        const { code, out } = yield* load(dir, "./src/jobs.ts")
+        assert.strictEqual(code, 0, out)
+        assert.deepStrictEqual(JSON.parse(out), {
+          _tag: "NoTypeScriptLoader",
+          message: "cannot load ./src/jobs.ts: its package is CommonJS, and the command loads ES modules: set " +
+            "\"type\": \"module\" in its package.json (npm pkg set type=module), or name the file .mts"
         })
       }),
     20_000

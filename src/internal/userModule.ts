@@ -48,6 +48,21 @@ const tsxApiFrom = (directory: string): string | undefined => {
   }
 }
 
+/** Whether the nearest package.json above `file` says `"type": "module"`. */
+const inModulePackage = (file: string): boolean => {
+  for (let folder = Path.dirname(file);; folder = Path.dirname(folder)) {
+    const manifest = Path.join(folder, "package.json")
+    if (Fs.existsSync(manifest)) {
+      try {
+        return (JSON.parse(Fs.readFileSync(manifest, "utf8")) as { type?: unknown }).type === "module"
+      } catch {
+        return false
+      }
+    }
+    if (Path.dirname(folder) === folder) return false
+  }
+}
+
 /** Whether this process runs under tsx already (`tsx …`, `node --import tsx`). */
 const underTsx = process.execArgv.some((arg) => arg === "tsx" || /[\\/]tsx[\\/]/.test(arg))
 
@@ -77,6 +92,14 @@ export const importUserModule = async (path: string): Promise<Imported> => {
   try {
     return { _tag: "Loaded", exports: await import(url) }
   } catch (error) {
+    // tsx's hooks load a `.ts` of a CommonJS package as CommonJS, which an ES module import cannot take.
+    if (registered && /\.tsx?$/i.test(file) && !inModulePackage(file)) {
+      return {
+        _tag: "NoTypeScriptLoader",
+        message: `cannot load ${path}: its package is CommonJS, and the command loads ES modules: set "type": ` +
+          `"module" in its package.json (npm pkg set type=module), or name the file .mts`
+      }
+    }
     const code = (error as { code?: unknown }).code
     if (typeScript.test(file) && !registered && typeof code === "string" && needsLoader.has(code)) {
       return {
