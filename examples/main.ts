@@ -83,7 +83,8 @@ const eachOnce = Effect.gen(function*() {
   console.log(
     failed.length === 0
       ? `All ${demoJobs.length} demo jobs succeeded.`
-      : `${failed.length} of ${demoJobs.length} demo jobs failed: ${failed.join(", ")}.`
+      : `${failed.length} of ${demoJobs.length} demo jobs failed: ${failed.join(", ")}. ` +
+        "(sleep times out and fail fails on purpose, to show how a failure looks.)"
   )
   if (failed.length > 0) process.exitCode = 1
 })
