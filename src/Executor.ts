@@ -160,15 +160,18 @@ const mounted = Layer.scoped(
 
 /**
  * The settings checked before any file is opened: the log path can be written (the results journal, the run
- * logs and GLUE sources live there), and, for a mounted executor, its own settings. Built before the stores.
+ * logs and GLUE sources live there), the ports can be bound (served), or the mounted executor's own settings.
+ * Built before the stores, so that nothing starts (an earlier process's results sent, say) before they pass.
  */
 const checkedFirst = (
   how: "serving" | "mounted"
 ): Layer.Layer<never, ExecutorConfig.ExecutorConfigError, ExecutorConfig.ExecutorConfig> =>
   Layer.effectDiscard(
     Effect.gen(function*() {
+      const settings = yield* ExecutorConfig.ExecutorConfig
       if (how === "mounted") yield* MountHandlers.checkSettings
-      yield* StartupChecks.checkLogPath(yield* ExecutorConfig.ExecutorConfig)
+      yield* StartupChecks.checkLogPath(settings)
+      if (how === "serving") yield* StartupChecks.checkPorts(settings)
     })
   )
 

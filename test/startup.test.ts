@@ -142,6 +142,28 @@ describe("a port that cannot be bound", () => {
     }))
 })
 
+describe("a port in use, with results an earlier process left and the admin away", () => {
+  it.scoped("fails at once, before the outbox starts sending them", () =>
+    Effect.gen(function*() {
+      const logPath = yield* tempDir
+      Fs.mkdirSync(Path.join(logPath, "callback-outbox"))
+      const left = `A {"id":1,"at":${Date.now()},"item":{"logId":7,"logDateTim":${Date.now()},"handleCode":200}}\n`
+      Fs.writeFileSync(Path.join(logPath, "callback-outbox", "journal.log"), left)
+      const taken = yield* portInUse
+      const started = Date.now()
+      const failure = yield* startFailure({
+        logPath,
+        port: taken,
+        adminAddresses: "http://127.0.0.1:1/xxl-job-admin",
+        appName: "left-results"
+      })
+      assert.match(failure.message, /is already in use/)
+      // Not after the outbox's 10 s closing grace for the result it would have started sending.
+      assert.isBelow(Date.now() - started, 5_000)
+      assert.strictEqual(Fs.readFileSync(Path.join(logPath, "callback-outbox", "journal.log"), "utf8"), left)
+    }), 20_000)
+})
+
 describe("warnings at start", () => {
   const settingsOf = (options: ExecutorConfig.Options) => Effect.runSync(ExecutorConfig.make(options))
   const admin = "http://127.0.0.1:8080/xxl-job-admin"

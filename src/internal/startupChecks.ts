@@ -140,6 +140,29 @@ export const listenError = (
   }
 }
 
+/** Binds `port` on `host` and lets it go again: whether the server will be able to listen there. */
+const tryListen = (key: "port" | "metrics", port: number, host: string) =>
+  Effect.async<void, ExecutorConfigError>((resume) => {
+    const probe = Net.createServer()
+    probe.once("error", (error) => resume(Effect.fail(listenError(error, key, port, host))))
+    probe.listen(port, host, () => probe.close(() => resume(Effect.void)))
+  })
+
+/**
+ * Fails as the server's own listen would, but before the executor starts: else a port in use is said only
+ * once the outbox, started first, has had its closing grace to send what an earlier process left (seconds,
+ * with the admin away). A port taken between this check and the listen still fails there, as the same line.
+ *
+ * @internal
+ */
+export const checkPorts = (settings: Settings): Effect.Effect<void, ExecutorConfigError> =>
+  Effect.zipRight(
+    settings.port === 0 ? Effect.void : tryListen("port", settings.port, settings.host),
+    typeof settings.metrics === "number" && settings.metrics !== 0
+      ? tryListen("metrics", settings.metrics, settings.host)
+      : Effect.void
+  )
+
 /**
  * Whether `host` (an IP, a name, or a URL's bracketed IPv6 host) is this machine's loopback only: the
  * 127.0.0.0/8 block, `::1` (IPv4-mapped too), `localhost`.
