@@ -336,6 +336,36 @@ describe("Outbox", () => {
       for (const warning of warnings) assert.notInclude(warning, "\n")
     }))
 
+  it.effect("a refusal is warned of with what to look at, as the registry beat says it", () =>
+    Effect.gen(function*() {
+      const wrongToken = new AdminClient.AdminError({
+        operation: "callback",
+        attempts: [{
+          url: "http://127.0.0.1:8080/xxl-job-admin/api/callback",
+          problem: AdminClient.AdminProblem.Refused({ code: 500, msg: "The access token is wrong." })
+        }]
+      })
+      const admin = flakyAdmin((call) => call === 1 ? Effect.fail(wrongToken) : undefined)
+      admin.state.down = false
+      const warnings: Array<string> = []
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(String(message))
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const outbox = yield* Outbox.Outbox
+        offer(outbox, 1)
+        yield* TestClock.adjust(Duration.seconds(1))
+        assert.deepStrictEqual(admin.accepted, [1])
+      })).pipe(
+        Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      assert.deepStrictEqual(warnings, [
+        `callback of 1 result(s) failed (attempt 1), next try in 1s: ${wrongToken.message} → XXL_JOB_ACCESS_TOKEN ` +
+        "(accessToken) must equal xxl.job.accessToken in the admin's application.properties"
+      ])
+    }))
+
   it.effect("with a plain client: answers come by callback, a failure is retried, and closing aborts the calls under way, keeping their results", () =>
     Effect.gen(function*() {
       const dir = tempDir()

@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import { AdminClient, type AdminError } from "../AdminClient.js"
 import { ExecutorConfig } from "../ExecutorConfig.js"
 import { CallbackItem, Code, type TriggerParam } from "../Wire.js"
+import { describeFailure, executorSettings } from "./adminHints.js"
 import { plainCallbackOf } from "./adminHttp.js"
 import { whileClosing } from "./closing.js"
 import { formatEntry, timestamp } from "./logLines.js"
@@ -72,16 +73,30 @@ export const retryDelay = (attempt: number): Duration.Duration =>
   Duration.seconds(Math.min(30, 2 ** Math.min(attempt - 1, 5)))
 
 /**
- * Why a call did not deliver, on one line: the admin error's message, or what interrupted or broke the call.
- * It goes into the runs' logs (the callback-fail marker) and the warning, where a stack trace would not belong.
+ * Why a call did not deliver, on one line: the admin error's message, or what interrupted or broke the call,
+ * for the runs' logs (the callback-fail marker); and for the executor's warning, the same with what to look
+ * at (a wrong token, a wrong context path: as the registry beat says it). No stack trace belongs in either.
  */
-const problemOf = (cause: Cause.Cause<AdminError>): string => {
+interface Problem {
+  readonly message: string
+  readonly advice: string
+}
+
+const problemOfError = (error: AdminError): Problem => ({
+  message: error.message,
+  advice: describeFailure(error, executorSettings)
+})
+
+const problemOf = (cause: Cause.Cause<AdminError>): Problem => {
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return failure.value.message
-  if (Cause.isInterruptedOnly(cause)) return "the call was interrupted"
+  if (Option.isSome(failure)) return problemOfError(failure.value)
   const defect = Cause.squash(cause)
-  const message = defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)
-  return `the call failed unexpectedly (${message.replace(/\s*\n\s*/g, " ")})`
+  const message = Cause.isInterruptedOnly(cause)
+    ? "the call was interrupted"
+    : `the call failed unexpectedly (${
+      (defect instanceof Error ? `${defect.name}: ${defect.message}` : String(defect)).replace(/\s*\n\s*/g, " ")
+    })`
+  return { message, advice: message }
 }
 
 /**
@@ -231,7 +246,7 @@ export const make = Effect.gen(function*() {
     if (plainCallback !== undefined) {
       const abort = plainCallback(items, (error) => {
         calls.delete(abort)
-        answered(batch, live, attempt, error?.message)
+        answered(batch, live, attempt, error === undefined ? undefined : problemOfError(error))
       })
       calls.add(abort)
       return
@@ -253,7 +268,7 @@ export const make = Effect.gen(function*() {
     batch: ReadonlyArray<Entry>,
     live: ReadonlyArray<Entry>,
     attempt: number,
-    problem: string | undefined
+    problem: Problem | undefined
   ) => {
     if (problem === undefined) {
       forget(live.map((entry) => entry.id))
@@ -268,15 +283,15 @@ export const make = Effect.gen(function*() {
   }
 
   /** After failed attempt `attempt`: says so, waits (1 s doubling to 30 s), and drops what the bounds drop. */
-  const retryLater = (live: ReadonlyArray<Entry>, attempt: number, why: string) =>
+  const retryLater = (live: ReadonlyArray<Entry>, attempt: number, why: Problem) =>
     Effect.gen(function*() {
       yield* Metric.increment(Metrics.callbackFailures)
       const delay = retryDelay(attempt)
-      if (attempt === 1) markLogs(live, Messages.logCallbackFail(why))
+      if (attempt === 1) markLogs(live, Messages.logCallbackFail(why.message))
       yield* Effect.logWarning(
         `callback of ${live.length} result(s) failed (attempt ${attempt}), next try in ${
           Duration.format(delay)
-        }: ${why}`
+        }: ${why.advice}`
       )
       yield* Effect.sleep(delay)
       yield* enforceBounds
