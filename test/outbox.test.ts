@@ -221,6 +221,18 @@ const flakyAdmin = (
   return { accepted, client, state, attempts: () => attempts }
 }
 
+/** A logger layer that keeps the messages logged at `level`, and what it kept. */
+const logged = (level: "Warning" | "Error") => {
+  const messages: Array<string> = []
+  const logger = Logger.replace(
+    Logger.defaultLogger,
+    Logger.make(({ logLevel, message }) => {
+      if (logLevel._tag === level) messages.push(String(message))
+    })
+  )
+  return { logger, messages }
+}
+
 const outboxLayer = (
   admin: { readonly client: AdminClient.Service },
   store: Layer.Layer<OutboxStore.OutboxStore>,
@@ -311,10 +323,7 @@ describe("Outbox", () => {
         call === 1 ? Effect.interrupt : call === 2 ? Effect.die(new Error("a bug in the client")) : undefined
       )
       admin.state.down = false
-      const warnings: Array<string> = []
-      const logger = Logger.make(({ logLevel, message }) => {
-        if (logLevel._tag === "Warning") warnings.push(String(message))
-      })
+      const { logger, messages: warnings } = logged("Warning")
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
         offer(outbox, 1)
@@ -324,7 +333,7 @@ describe("Outbox", () => {
         assert.strictEqual(yield* outbox.backlog, 0)
       })).pipe(
         Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)),
-        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        Effect.provide(logger)
       )
       // Each says why on one line, not with a stack trace.
       assert.strictEqual(warnings.length, 2)
@@ -347,10 +356,7 @@ describe("Outbox", () => {
       })
       const admin = flakyAdmin((call) => call === 1 ? Effect.fail(wrongToken) : undefined)
       admin.state.down = false
-      const warnings: Array<string> = []
-      const logger = Logger.make(({ logLevel, message }) => {
-        if (logLevel._tag === "Warning") warnings.push(String(message))
-      })
+      const { logger, messages: warnings } = logged("Warning")
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
         offer(outbox, 1)
@@ -358,7 +364,7 @@ describe("Outbox", () => {
         assert.deepStrictEqual(admin.accepted, [1])
       })).pipe(
         Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)),
-        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        Effect.provide(logger)
       )
       assert.deepStrictEqual(warnings, [
         `callback of 1 result(s) failed (attempt 1), next try in 1s: ${wrongToken.message} → XXL_JOB_ACCESS_TOKEN ` +
@@ -418,10 +424,7 @@ describe("Outbox", () => {
   it.effect("bounds: the oldest results past the count or age are dropped, and the drop is logged as an error", () =>
     Effect.gen(function*() {
       const admin = flakyAdmin()
-      const errors: Array<string> = []
-      const logger = Logger.make(({ logLevel, message }) => {
-        if (logLevel._tag === "Error") errors.push(String(message))
-      })
+      const { logger, messages: errors } = logged("Error")
       yield* Effect.scoped(Effect.gen(function*() {
         const outbox = yield* Outbox.Outbox
         for (const logId of [1, 2, 3, 4, 5]) offer(outbox, logId)
@@ -436,7 +439,7 @@ describe("Outbox", () => {
         assert.deepStrictEqual(admin.accepted, [])
       })).pipe(
         Effect.provide(outboxLayer(admin, OutboxStore.layerMemory, { callbackMaxItems: 3, callbackMaxAgeHours: 1 })),
-        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+        Effect.provide(logger)
       )
     }))
 
