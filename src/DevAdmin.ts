@@ -33,6 +33,8 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as ConsoleApi from "./internal/console/api.js"
+import { makeRuns } from "./internal/console/runs.js"
 import { scheduleProblem } from "./internal/jobSpecs.js"
 import { terminalLines } from "./internal/terminalLines.js"
 import * as MockAdmin from "./MockAdmin.js"
@@ -261,12 +263,18 @@ export const start = (options: Options): Effect.Effect<Service, ServeError | Dev
       declared.add(job.jobId)
       yield* checkSchedule(job)
     }
+    // The console is served beside the admin API, once the admin is up (its parts are made below).
+    const consoleSource: { current: ConsoleApi.Source | undefined } = { current: undefined }
     const admin = yield* MockAdmin.serve({
       // LogIds from the clock: files of earlier sessions are not overwritten by new runs.
       firstLogId: Math.floor(Date.now() / 1000),
-      ...options.serve
+      ...options.serve,
+      routes: ConsoleApi.routes(() => consoleSource.current)
     })
     const jobs = new Map(options.jobs.map((job) => [job.jobId, job]))
+    const runs = makeRuns()
+    /** The jobs whose schedule the console paused: their times pass without a trigger. */
+    const paused = new Set<number>()
     // Runs are followed until the admin closes, whoever triggered them.
     const scope = yield* Effect.scope
     const events: Array<Event> = []
@@ -274,6 +282,7 @@ export const start = (options: Options): Effect.Effect<Service, ServeError | Dev
     const tailLines = options.logTailLines ?? 5
     const emit = (event: Event) => {
       events.push(event)
+      runs.record(event, Date.now())
       onEvent?.(event)
     }
     const rounds = new Map<number, number>()
@@ -326,6 +335,9 @@ export const start = (options: Options): Effect.Effect<Service, ServeError | Dev
           )
         ),
         Effect.ignore,
+        // Interruptible when the admin closes, even when forked from an uninterruptible region (a console
+        // request's handler, which triggers runs too).
+        Effect.interruptible,
         Effect.forkIn(scope)
       )
 
@@ -368,18 +380,24 @@ export const start = (options: Options): Effect.Effect<Service, ServeError | Dev
 
     for (const job of options.jobs) {
       if (job.schedule === undefined) continue
-      yield* runSchedule(job.schedule, (dueAt) => Effect.asVoid(fire(job, undefined, dueAt))).pipe(Effect.forkScoped)
+      yield* runSchedule(
+        job.schedule,
+        (dueAt) => paused.has(job.jobId) ? Effect.void : Effect.asVoid(fire(job, undefined, dueAt))
+      ).pipe(Effect.forkScoped)
     }
+
+    const trigger = (jobId: number, params?: string) =>
+      Effect.suspend(() => {
+        const job = jobs.get(jobId)
+        return job === undefined
+          ? Effect.fail(new DevAdminError({ jobId, problem: "NotDeclared", message: `no job ${jobId} is declared` }))
+          : fire(job, params, undefined)
+      })
+    consoleSource.current = { admin, jobs: options.jobs, runs, paused, trigger }
 
     return {
       admin,
-      trigger: (jobId, params) =>
-        Effect.suspend(() => {
-          const job = jobs.get(jobId)
-          return job === undefined
-            ? Effect.fail(new DevAdminError({ jobId, problem: "NotDeclared", message: `no job ${jobId} is declared` }))
-            : fire(job, params, undefined)
-        }),
+      trigger,
       kill: (jobId) =>
         Effect.flatMap(
           admin.executors,

@@ -670,6 +670,17 @@ export interface ServeOptions {
   readonly firstLogId?: number | undefined
   /** Faults from the start (see `Service.setFault`); default none. */
   readonly faults?: Faults | undefined
+  /**
+   * More routes on the same server (the development admin's console): given each request first, it answers
+   * the ones it knows, out of the record and unfaulted, and gives undefined for the rest.
+   *
+   * @internal
+   */
+  readonly routes?:
+    | ((
+      request: HttpServerRequest.HttpServerRequest
+    ) => Effect.Effect<HttpServerResponse.HttpServerResponse> | undefined)
+    | undefined
 }
 
 const adminReply = (reply: Wire.Reply) => HttpServerResponse.unsafeJson(reply)
@@ -721,6 +732,8 @@ export const serve = (options: ServeOptions = {}): Effect.Effect<Service, ServeE
 
     const handle = Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
+      const routed = options.routes?.(request)
+      if (routed !== undefined) return yield* routed
       const text = yield* request.text
       const fault = yield* recorder.request({
         endpoint: endpointOf(request.url),
