@@ -1,6 +1,7 @@
 /**
  * A self-signed TLS certificate for 127.0.0.1, for tests of `https://` admins.
  */
+import { afterAll } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -42,9 +43,14 @@ export const selfSigned = (() => {
 export const tlsTitle = (title: string) =>
   selfSigned === undefined ? `${title} [skipped: openssl is not installed]` : title
 
-/** The certificate as a PEM file, for NODE_EXTRA_CA_CERTS (undefined where openssl is not installed). */
+/**
+ * The certificate as a PEM file, for NODE_EXTRA_CA_CERTS (undefined where openssl is not installed); its
+ * folder goes after the test file's tests.
+ */
 export const selfSignedFile = selfSigned === undefined ? undefined : (() => {
-  const file = Path.join(Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-ca-")), "ca.pem")
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-ca-"))
+  afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  const file = Path.join(dir, "ca.pem")
   Fs.writeFileSync(file, selfSigned.cert)
   return file
 })()
