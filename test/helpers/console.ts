@@ -10,7 +10,10 @@ import { DevAdmin } from "../../src/dev.js"
 import { Executor, ExecutorConfig, Job } from "../../src/index.js"
 import { waitUntil } from "./wait.js"
 
-/** Jobs like the demo's: an echo that logs, and a sleep of `{"ms": n}` that logs each 100 ms it sleeps. */
+/**
+ * Jobs like the demo's: an echo that logs, a sleep of `{"ms": n}` that logs each 100 ms it sleeps, and one
+ * that always fails.
+ */
 export const consoleJobs = Job.registry(
   Job.make({
     name: "echo",
@@ -31,6 +34,10 @@ export const consoleJobs = Job.registry(
       }
       return `slept ${ms} ms`
     })
+  }),
+  Job.make({
+    name: "fail",
+    run: Effect.zipRight(Effect.logWarning("about to fail"), Job.fail("this job always fails"))
   })
 )
 
