@@ -3,8 +3,9 @@
  *
  * With `XXL_JOB_ADMIN_ADDRESSES` set it is a real executor for that admin, configured from the XXL_JOB_*
  * environment variables (and a `.env` file). Without it, it starts the development admin on loopback
- * (`DevAdmin`): the demo jobs run on their schedules (cron and fixed rate), and each trigger, result and
- * log tail is printed as it happens: no Java needed. `npm start -- --once` triggers each job once and exits,
+ * (`DevAdmin`): the demo jobs run on their schedules (cron and fixed rate), each trigger, result and log
+ * tail is printed as it happens, and its console (a web page, URL printed) runs, kills and pauses them: no
+ * Java needed. `npm start -- --once` triggers each job once and exits,
  * with code 1 when any failed (two of the demo jobs fail on purpose: `sleep` times out, `fail` fails).
  */
 import { NodeRuntime } from "@effect/platform-node"
@@ -58,8 +59,9 @@ const devAdminWithExecutor = Effect.gen(function*() {
 
 /** The demo jobs on their schedules, until Ctrl-C. */
 const onSchedules = Layer.launch(Layer.scopedDiscard(Effect.gen(function*() {
-  yield* devAdminWithExecutor
+  const dev = yield* devAdminWithExecutor
   console.log("The demo jobs run on their schedules (echo every 10 s, logging every 15 s, …); Ctrl-C stops.")
+  console.log(`Open the console to run, kill or pause them and watch their logs: ${dev.admin.url}/console/`)
 })))
 
 /** --once: each demo job once, then a last line saying how many failed (and exit code 1 if any did). */

@@ -7,7 +7,8 @@
  *
  * It serves the admin's API over HTTP like `MockAdmin.serve` (executors register with it and send their
  * results to it) and reports what happens, by default as lines in the terminal: each trigger, where it went,
- * its result and the tail of its log.
+ * its result and the tail of its log. Its console, a web page at `{admin.url}/console/`, lists the jobs,
+ * executors and recent runs, tails a run's log, and runs a job once, kills it or pauses its schedule.
  *
  * @example
  * ```ts

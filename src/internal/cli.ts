@@ -181,6 +181,7 @@ const adminCommand = Command.make(
       )
       yield* Console.log(`development admin at ${dev.admin.url} with ${jobs.right.length} job(s)`)
       yield* Console.log(`point executors at it: XXL_JOB_ADMIN_ADDRESSES=${dev.admin.url}`)
+      yield* Console.log(`open the console (run once, kill, pause; runs and their logs): ${dev.admin.url}/console/`)
       return yield* Effect.never
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("start the development admin for running executors"))
