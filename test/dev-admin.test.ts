@@ -7,10 +7,10 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, TestClock } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { DevAdmin } from "../src/dev.js"
 import { Executor, ExecutorConfig, Job } from "../src/index.js"
+import { tempDir } from "./helpers/tempDirs.js"
 import { waitUntil } from "./helpers/wait.js"
 
 describe("schedules", () => {
@@ -125,7 +125,7 @@ describe("schedules", () => {
         jobs: [{ jobId: 1, handler: "hello", params: "scheduled", schedule: { everySeconds: 60 } }],
         onEvent: (event) => events.push(event)
       })
-      const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-dev-"))
+      const logPath = tempDir("xxl-dev-")
       yield* Layer.build(
         Executor.layer(Job.registry(
           Job.make({ name: "hello", run: Effect.map(Job.JobContext, (context) => `hello ${context.params}`) })
@@ -178,7 +178,7 @@ const executorProcess = (adminUrl: string) =>
           XXL_JOB_EXECUTOR_IP: "127.0.0.1",
           XXL_JOB_EXECUTOR_HOST: "127.0.0.1",
           XXL_JOB_EXECUTOR_PORT: "0",
-          XXL_JOB_EXECUTOR_LOGPATH: Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-dev-route-"))
+          XXL_JOB_EXECUTOR_LOGPATH: tempDir("xxl-dev-route-")
         },
         stdio: ["ignore", "pipe", "ignore"]
       })

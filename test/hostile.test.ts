@@ -8,10 +8,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Effect, FastCheck as fc, Schema } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { Executor, Job, Wire } from "../src/index.js"
 import { MockAdmin } from "../src/testing.js"
+import { tempDir } from "./helpers/tempDirs.js"
 
 const Echo = Job.make({ name: "echo", run: Effect.map(Job.JobContext, (context) => context.params) })
 const jobs = Job.registry(Echo)
@@ -56,7 +55,7 @@ describe("hostile input", () => {
     }).pipe(Effect.provide(MockAdmin.layer(jobs))))
 
   it.live("over HTTP: invalid UTF-8, random bytes, path-like values; no file outside the day folders", () => {
-    const logPath = Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-hostile-"))
+    const logPath = tempDir("xxl-hostile-")
     return Effect.gen(function*() {
       const { port } = yield* Executor.Executor
       const post = (path: string, body: Uint8Array | string) =>

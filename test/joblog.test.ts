@@ -1,7 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Metric, TestClock } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { JobLog } from "../src/index.js"
 import * as JobLogFile from "../src/internal/jobLogFile.js"
@@ -11,8 +10,9 @@ import * as Metrics from "../src/internal/metrics.js"
 import * as RunLogs from "../src/internal/runLogs.js"
 import { capped } from "../src/internal/runLogs.js"
 import { write } from "./helpers/logStores.js"
+import { tempDir } from "./helpers/tempDirs.js"
 
-const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-log-"))
+const logDir = () => tempDir("xxl-log-")
 const D = new Date(2026, 10, 23, 12, 30).getTime()
 
 describe("JobLog paging rules", () => {
@@ -79,7 +79,7 @@ describe("JobLog paging rules", () => {
 describe("JobLogFile", () => {
   it.scoped("writes {logPath}/{yyyy-MM-dd}/{logId}.log and reads pages back, multi-line entries included", () =>
     Effect.gen(function*() {
-      const root = tempDir()
+      const root = logDir()
       const store = yield* JobLogFile.make(root)
       const key = { logId: 42, logDateTime: D }
       yield* write(store, key, "one", "two\nthree")
@@ -99,7 +99,7 @@ describe("JobLogFile", () => {
 
   it.scoped("finds a run triggered just before midnight when the admin rounded its time into the next day", () =>
     Effect.gen(function*() {
-      const root = tempDir()
+      const root = logDir()
       const store = yield* JobLogFile.make(root)
       const late = new Date(2026, 10, 23, 23, 59, 59, 700).getTime()
       yield* write(store, { logId: 7, logDateTime: late }, "late")
@@ -109,7 +109,7 @@ describe("JobLogFile", () => {
 
   it.scoped("pages a large, growing log by line number, in bounded pages, from any line", () =>
     Effect.gen(function*() {
-      const root = tempDir()
+      const root = logDir()
       const store = yield* JobLogFile.make(root, { pageMaxBytes: 4096 })
       const key = { logId: 9, logDateTime: D }
       const line = (n: number) => `line ${n} ` + "é".repeat(n % 7)
@@ -145,7 +145,7 @@ describe("JobLogFile", () => {
 
   it.scoped("a line longer than a page still comes whole", () =>
     Effect.gen(function*() {
-      const store = yield* JobLogFile.make(tempDir(), { pageMaxBytes: 10 })
+      const store = yield* JobLogFile.make(logDir(), { pageMaxBytes: 10 })
       const key = { logId: 10, logDateTime: D }
       yield* write(store, key, "x".repeat(50), "short")
       const first = yield* store.read(key, 1)
@@ -156,7 +156,7 @@ describe("JobLogFile", () => {
 
   it.effect("retention deletes day folders past the limit and keeps the rest; off below 3 days", () =>
     Effect.gen(function*() {
-      const root = tempDir()
+      const root = logDir()
       for (const day of ["2026-11-01", "2026-11-19", "2026-11-20", "2026-11-23", "gluesource"]) {
         Fs.mkdirSync(Path.join(root, day))
       }

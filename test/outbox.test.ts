@@ -5,13 +5,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Duration, Effect, FastCheck as fc, Layer, Logger, TestClock } from "effect"
 import * as Fs from "node:fs"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import { AdminClient, ExecutorConfig, JobLog, Wire } from "../src/index.js"
 import { withPlainCallback } from "../src/internal/adminHttp.js"
 import * as Outbox from "../src/internal/outbox.js"
 import * as OutboxStore from "../src/internal/outboxStore.js"
 import * as RunLogs from "../src/internal/runLogs.js"
+import { tempDir } from "./helpers/tempDirs.js"
 
 /** A callback that no admin took: the one admin is down. */
 const adminDown = new AdminClient.AdminError({
@@ -22,7 +22,7 @@ const adminDown = new AdminClient.AdminError({
   }]
 })
 
-const tempDir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "xxl-outbox-"))
+const outboxDir = () => tempDir("xxl-outbox-")
 const item = (logId: number, handleCode = 200) =>
   new Wire.CallbackItem({ logId, logDateTim: 1795459206267, handleCode, handleMsg: `r${logId}` })
 const entry = (id: number, at = 0) => ({ id, at, item: item(id) })
@@ -89,7 +89,7 @@ describe("OutboxStore journal", () => {
 
   it.effect("what was added survives a restart; what was removed does not", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = outboxDir()
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* OutboxStore.makeFile(dir)
         assert.deepStrictEqual(store.recovered, [])
@@ -103,7 +103,7 @@ describe("OutboxStore journal", () => {
 
   it.effect("a result removed before its add was written leaves no record; one removed after gets a mark", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = outboxDir()
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* OutboxStore.makeFile(dir)
         store.add([entry(1), entry(2)])
@@ -140,7 +140,7 @@ describe("OutboxStore journal", () => {
 
   it.effect("an accepted trigger is written before it is answered; a restart finds those left without a result", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = outboxDir()
       const admission = (id: number) => ({ id, at: 1000 + id, logId: 100 + id, logDateTime: 7 })
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* OutboxStore.makeFile(dir)
@@ -169,7 +169,7 @@ describe("OutboxStore journal", () => {
 
   it.effect("compacts a journal of mostly delivered results, keeping the live ones", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = outboxDir()
       const journal = Path.join(dir, "journal.log")
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* OutboxStore.makeFile(dir)
@@ -250,7 +250,7 @@ const outboxLayer = (
 describe("Outbox", () => {
   it.effect("at start, triggers an earlier process accepted and left without a result are reported failed, first", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = outboxDir()
       const at = new Date(2026, 11, 5, 20, 31, 7).getTime()
       yield* Effect.scoped(Effect.gen(function*() {
         const store = yield* OutboxStore.makeFile(dir)
@@ -374,7 +374,7 @@ describe("Outbox", () => {
 
   it.effect("with a plain client: answers come by callback, a failure is retried, and closing aborts the calls under way, keeping their results", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = outboxDir()
       const store = Layer.scoped(OutboxStore.OutboxStore, OutboxStore.makeFile(dir))
       const calls: Array<{
         readonly logIds: Array<number>
@@ -445,7 +445,7 @@ describe("Outbox", () => {
 
   it.effect("results left in the journal by an earlier process are sent first", () =>
     Effect.gen(function*() {
-      const dir = tempDir()
+      const dir = outboxDir()
       const store = Layer.scoped(OutboxStore.OutboxStore, OutboxStore.makeFile(dir))
       const down = flakyAdmin()
       yield* Effect.scoped(Effect.gen(function*() {
