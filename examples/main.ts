@@ -61,7 +61,7 @@ const devAdminWithExecutor = Effect.gen(function*() {
 const onSchedules = Layer.launch(Layer.scopedDiscard(Effect.gen(function*() {
   const dev = yield* devAdminWithExecutor
   console.log("The demo jobs run on their schedules (echo every 10 s, logging every 15 s, …); Ctrl-C stops.")
-  console.log(`Open the console to run, kill or pause them and watch their logs: ${dev.admin.url}/console/`)
+  console.log(`Open the console to run, kill or pause the demo jobs and watch their logs: ${dev.admin.url}/console/`)
 })))
 
 /** --once: each demo job once, then a last line saying how many failed (and exit code 1 if any did). */
