@@ -35,7 +35,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as ConsoleApi from "./internal/console/api.js"
-import { makeRuns } from "./internal/console/runs.js"
+import { executorViews, makeRuns } from "./internal/console/runs.js"
 import { scheduleProblem } from "./internal/jobSpecs.js"
 import { terminalLines } from "./internal/terminalLines.js"
 import * as MockAdmin from "./MockAdmin.js"
@@ -291,9 +291,15 @@ export const start = (options: Options): Effect.Effect<Service, ServeError | Dev
     /** The executors a trigger goes to, with their shard; or why there is none. */
     const route = (job: JobSpec) =>
       Effect.gen(function*() {
-        // The admin sorts its address list; so do we.
-        const executors = [...(yield* admin.executors)].sort()
-        if (executors.length === 0) return "no executor has registered"
+        // As the admin: the executors online (beating; 90 s without a beat at its 30 s interval), sorted.
+        const registrations = yield* admin.registrations
+        const executors = executorViews(registrations, yield* Clock.currentTimeMillis)
+          .filter((executor) => executor.status === "online")
+          .map((executor) => executor.address)
+          .sort()
+        if (executors.length === 0) {
+          return registrations.length === 0 ? "no executor has registered" : "no executor is online (none beats)"
+        }
         const one = (executor: string): ReadonlyArray<readonly [string, number, number]> => [[executor, 0, 1]]
         switch (job.route ?? "FIRST") {
           case "FIRST":

@@ -190,6 +190,28 @@ const executorProcess = (adminUrl: string) =>
   )
 
 describe("routing over two executors", () => {
+  it.scopedLive("an executor that stopped beating is no longer routed to, as the admin drops a dead one", () =>
+    Effect.gen(function*() {
+      const dev = yield* DevAdmin.start({ jobs: [{ jobId: 1, handler: "hello" }], onEvent: false })
+      // Two beats 100 ms apart, then none: offline after three of its intervals.
+      const beat = Effect.promise(() =>
+        fetch(`${dev.admin.url}/api/registry`, {
+          method: "POST",
+          body: JSON.stringify({ registryGroup: "EXECUTOR", registryKey: "gone", registryValue: "http://127.0.0.1:1/" })
+        }).then((response) => response.json() as Promise<{ code: number }>)
+      )
+      assert.strictEqual((yield* beat).code, 200)
+      yield* Effect.sleep(Duration.millis(100))
+      assert.strictEqual((yield* beat).code, 200)
+      yield* Effect.sleep(Duration.millis(400))
+      assert.deepStrictEqual(yield* dev.trigger(1), [])
+      const events = yield* dev.events
+      assert.deepStrictEqual(
+        events.map((event) => event._tag === "NotTriggered" ? event.reason : event._tag),
+        ["no executor is online (none beats)"]
+      )
+    }))
+
   it.scopedLive(
     "first, last, round robin, sharding broadcast, busyover and failover pick executors as the admin does",
     () =>

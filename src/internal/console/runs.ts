@@ -57,7 +57,8 @@ export const resultStatus = (code: number, msg: string | undefined): RunStatus =
 
 /**
  * The executors that registered, each with its last beat; offline after 3 of its beat intervals (as seen
- * between its last two beats) without one, at most 90 s as the admin has it.
+ * between its last two beats) without one, at most 90 s as the admin has it. The development admin routes
+ * over the ones online.
  */
 export const executorViews = (
   registrations: ReadonlyArray<MockAdmin.Registration>,
