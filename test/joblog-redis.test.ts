@@ -4,16 +4,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { createClient } from "@redis/client"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { JobLog } from "../src/index.js"
 import * as JobLogRedis from "../src/internal/jobLogRedis.js"
-import * as RunLogs from "../src/internal/runLogs.js"
-import { write } from "./helpers/logStores.js"
+import { runLogsOver, write } from "./helpers/logStores.js"
 import { freePort } from "./helpers/net.js"
 
 const sharedUrl = "redis://127.0.0.1:6379"
@@ -132,10 +129,7 @@ describe("run logs on Redis", () => {
       Effect.gen(function*() {
         const redis = yield* privateRedis
         const store = yield* JobLogRedis.make({ url: redis.url, keyPrefix: "frozen:log:", retention: undefined })
-        const runLogs = yield* Effect.provide(
-          RunLogs.RunLogs,
-          RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store)))
-        )
+        const runLogs = yield* runLogsOver(store)
         const key = { logId: 1, logDateTime: D }
         runLogs.append(key, "before")
         assert.strictEqual((yield* runLogs.read(key, 1)).logContent, "before\n")

@@ -9,7 +9,7 @@ import { formatEntry, notFound, page } from "../src/internal/logLines.js"
 import * as Metrics from "../src/internal/metrics.js"
 import * as RunLogs from "../src/internal/runLogs.js"
 import { capped } from "../src/internal/runLogs.js"
-import { write } from "./helpers/logStores.js"
+import { runLogsOver, write } from "./helpers/logStores.js"
 import { tempDir } from "./helpers/tempDirs.js"
 
 const logDir = () => tempDir("xxl-log-")
@@ -202,10 +202,7 @@ describe("run logs (the executor's side)", () => {
   it.scoped("gathers the entries of many runs into one write, in order; a read sees every entry of its run", () =>
     Effect.gen(function*() {
       const { batches, store } = yield* recordingStore(() => false)
-      const runLogs = yield* Effect.provide(
-        RunLogs.RunLogs,
-        RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store)))
-      )
+      const runLogs = yield* runLogsOver(store)
       const a = { logId: 1, logDateTime: D }
       const b = { logId: 2, logDateTime: D }
       const appendA = runLogs.appender(a)
@@ -226,10 +223,7 @@ describe("run logs (the executor's side)", () => {
   it.scoped("a write the store fails keeps its lines, ahead of the newer ones, and is tried again", () =>
     Effect.gen(function*() {
       const { batches, store } = yield* recordingStore((call) => call <= 2)
-      const runLogs = yield* Effect.provide(
-        RunLogs.RunLogs,
-        RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store)))
-      )
+      const runLogs = yield* runLogsOver(store)
       const key = { logId: 3, logDateTime: D }
       runLogs.append(key, "first")
       // The read's write fails: the store has nothing of it yet, and the lines stay.
@@ -259,10 +253,7 @@ describe("run logs: a store that stops answering", () => {
             : memory.write(batch),
         read: memory.read
       }
-      const runLogs = yield* Effect.provide(
-        RunLogs.RunLogs,
-        RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store)))
-      )
+      const runLogs = yield* runLogsOver(store)
       const key = { logId: 5, logDateTime: D }
       runLogs.append(key, "before the stall")
       const read = yield* Effect.fork(Effect.flip(runLogs.read(key, 1)))

@@ -1,6 +1,12 @@
 /** For tests of the run log stores. */
-import type { JobLog } from "../../src/index.js"
+import { Effect, Layer } from "effect"
+import { JobLog } from "../../src/index.js"
+import * as RunLogs from "../../src/internal/runLogs.js"
 
 /** Writes entries (one or more lines each) to a run's log, as the executor hands them to a store. */
 export const write = (store: JobLog.Store, key: JobLog.LogKey, ...entries: ReadonlyArray<string>) =>
   store.write([{ key, text: entries.map((entry) => `${entry}\n`).join("") }])
+
+/** The engine's run logs (`RunLogs`) in front of `store`, for the scope. */
+export const runLogsOver = (store: JobLog.Store) =>
+  Effect.provide(RunLogs.RunLogs, RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store))))
