@@ -28,11 +28,11 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import * as ChildProcess from "node:child_process"
-import * as Fs from "node:fs"
-import * as Module from "node:module"
+import * as Path from "node:path"
 import * as Url from "node:url"
 import * as WorkerThreads from "node:worker_threads"
 import { locate } from "./internal/isolatedModule.js"
+import { tsxEsmApi, underTsx } from "./internal/tsx.js"
 import * as Job from "./Job.js"
 
 /**
@@ -194,6 +194,8 @@ const moduleUrl = (module: URL | string): string => {
 /** What one run needs, whatever it runs in. */
 interface Launch {
   readonly module: string
+  /** tsx's ESM API for a worker thread to register, for a TypeScript module under tsx (see `tsxFor`). */
+  readonly tsx: string | undefined
   readonly exportName: string
   readonly context: Job.PromiseContext<unknown>
   readonly resourceLimits: WorkerThreads.ResourceLimits | undefined
@@ -221,27 +223,20 @@ const receiver = (context: Job.PromiseContext<unknown>, settle: Settle) => (mess
   }
 }
 
-/** Whether the executor runs under tsx (`tsx main.ts`, `node --import tsx`). */
-const underTsx = process.execArgv.some((arg) => arg === "tsx" || /[\\/]tsx[\\/]/.test(arg))
-
 /**
- * tsx's register API, found from the job's module, when a TypeScript module is to run in a thread under tsx:
- * its loader is not inherited by worker threads. A child process gets the executor's flags, and tsx with them.
+ * tsx's ESM API, found from the job's module, when a TypeScript module is to run under tsx: its loader is not
+ * inherited by worker threads (a child process gets the executor's flags, and tsx with them). Found once, at
+ * `make`.
  */
-const tsxApiFor = (module: string): string | undefined => {
+const tsxFor = (module: string): string | undefined => {
   if (!underTsx || !/\.[cm]?ts$/.test(module)) return undefined
-  try {
-    // Found from the module's own folder; require gives the CommonJS entry, its ES module sits beside it.
-    const esm = Module.createRequire(module).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")
-    return Fs.existsSync(esm) ? Url.pathToFileURL(esm).href : undefined
-  } catch {
-    return undefined
-  }
+  const api = tsxEsmApi(Path.dirname(Url.fileURLToPath(module)))
+  return api === undefined ? undefined : Url.pathToFileURL(api).href
 }
 
-const startData = ({ context, exportName, module }: Launch, mode: "thread" | "process") => {
+const startData = ({ context, exportName, module, tsx }: Launch, mode: "thread" | "process") => {
   const { log: _log, logRaw: _logRaw, ...data } = context
-  return { module, exportName, context: data, tsx: mode === "thread" ? tsxApiFor(module) : undefined }
+  return { module, exportName, context: data, tsx: mode === "thread" ? tsx : undefined }
 }
 
 const exitedEarly = (what: string) =>
@@ -392,6 +387,7 @@ export const make: {
   <P>(options: Options & { readonly params: Schema.Schema<P, string, never> }): Job.Job
 } = (options: Options & { readonly params?: Schema.Schema<any, string, never> }): Job.Job => {
   const located = locate(moduleUrl(options.module), options.name, underTsx)
+  const tsx = "url" in located ? tsxFor(located.url) : undefined
   const exportName = options.export ?? "default"
   const run = options.in === "process" ? runInProcess : runInThread
   const call = (params: unknown) =>
@@ -402,6 +398,7 @@ export const make: {
         (context) =>
           run({
             module: located.url,
+            tsx,
             exportName,
             context: { ...context, params, rawParams: context.params },
             resourceLimits: options.resourceLimits

@@ -33,11 +33,14 @@ const project = (withTsx: boolean, type: "module" | "commonjs" = "module") =>
         Fs.mkdirSync(Path.join(dir, "node_modules"))
         Fs.symlinkSync(Path.join(root, "node_modules", "tsx"), Path.join(dir, "node_modules", "tsx"), "dir")
       }
-      const source = Fs.readFileSync(Path.join(root, "src", "internal", "userModule.ts"), "utf8")
-      const compiled = ts.transpileModule(source, {
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }
-      })
-      Fs.writeFileSync(Path.join(dir, "userModule.mjs"), compiled.outputText)
+      // The loader and the module it imports, as ES modules whatever the project's type.
+      for (const name of ["userModule", "tsx"]) {
+        const source = Fs.readFileSync(Path.join(root, "src", "internal", `${name}.ts`), "utf8")
+        const compiled = ts.transpileModule(source, {
+          compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 }
+        })
+        Fs.writeFileSync(Path.join(dir, `${name}.mjs`), compiled.outputText.replace("\"./tsx.js\"", "\"./tsx.mjs\""))
+      }
       Fs.writeFileSync(
         Path.join(dir, "harness.mjs"),
         "import { importUserModule } from \"./userModule.mjs\"\n" +

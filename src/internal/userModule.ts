@@ -4,14 +4,14 @@
  * `node`) runs `--jobs ./src/jobs.ts` as it runs `--jobs ./dist/jobs.js`. Under tsx already (`npm run cli`,
  * `node --import tsx`), the source imports as it is.
  *
- * Only Node's modules here: a test runs this file under plain `node`.
+ * Only Node's modules here (and tsx.ts): a test runs this file under plain `node`.
  *
  * @internal
  */
 import * as Fs from "node:fs"
-import * as Module from "node:module"
 import * as Path from "node:path"
 import * as Url from "node:url"
+import { tsxEsmApi, underTsx } from "./tsx.js"
 
 /**
  * What importing gave: the module's exports, or, for a TypeScript module Node cannot run by itself with no
@@ -32,22 +32,6 @@ const needsLoader = new Set([
   "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING"
 ])
 
-/**
- * The file of tsx's ESM API (`tsx/esm/api`, its `import` condition) as a project in `directory` or above
- * installed it, if any. The package's `exports` map is read for it: `require.resolve` would give the
- * CommonJS build, which cannot register the ESM hooks.
- */
-const tsxApiFrom = (directory: string): string | undefined => {
-  try {
-    const manifest = Module.createRequire(Path.join(directory, "noop.js")).resolve("tsx/package.json")
-    const exports = JSON.parse(Fs.readFileSync(manifest, "utf8")).exports as Record<string, unknown>
-    const api = (exports["./esm/api"] as { import?: { default?: unknown } } | undefined)?.import?.default
-    return typeof api === "string" ? Path.join(Path.dirname(manifest), api) : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /** Whether the nearest package.json above `file` says `"type": "module"`. */
 const inModulePackage = (file: string): boolean => {
   for (let folder = Path.dirname(file);; folder = Path.dirname(folder)) {
@@ -62,9 +46,6 @@ const inModulePackage = (file: string): boolean => {
     if (Path.dirname(folder) === folder) return false
   }
 }
-
-/** Whether this process runs under tsx already (`tsx …`, `node --import tsx`). */
-const underTsx = process.execArgv.some((arg) => arg === "tsx" || /[\\/]tsx[\\/]/.test(arg))
 
 /** Whether tsx's hooks are registered by this process already, by us. */
 let registered = false
@@ -82,7 +63,7 @@ export const importUserModule = async (path: string): Promise<Imported> => {
   const file = Path.resolve(path)
   const url = Url.pathToFileURL(file).href
   if (typeScript.test(file) && !underTsx && !registered) {
-    const api = tsxApiFrom(Path.dirname(file)) ?? tsxApiFrom(process.cwd())
+    const api = tsxEsmApi(Path.dirname(file)) ?? tsxEsmApi(process.cwd())
     if (api !== undefined) {
       const tsx = await import(Url.pathToFileURL(api).href) as { register: () => unknown }
       tsx.register()
