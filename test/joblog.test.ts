@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Metric, TestClock } from "effect"
+import { Effect, Fiber, Metric, TestClock } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { JobLog } from "../src/index.js"
@@ -287,8 +287,6 @@ describe("run logs: a store that cannot write for a while (a full disk)", () => 
     }
     return { batches, state, store }
   }
-  const runLogsOver = (store: JobLog.Store, limits: RunLogs.Limits) =>
-    Effect.provide(RunLogs.RunLogs, RunLogs.layerWith(limits).pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store))))
   const dropped = Effect.map(Metric.value(Metrics.logLinesDropped), (state) => state.count)
 
   it.scoped("what waits is bounded for all runs together; past it lines are dropped, counted and marked", () =>
@@ -355,7 +353,7 @@ describe("run logs: a store that cannot write for a while (a full disk)", () => 
           }),
         read: memory.read
       }
-      const runLogs = yield* runLogsOver(store, RunLogs.defaultLimits)
+      const runLogs = yield* runLogsOver(store)
       const key = { logId: 20, logDateTime: D }
       runLogs.append(key, "one")
       runLogs.append(key, "two")

@@ -7,6 +7,9 @@ import * as RunLogs from "../../src/internal/runLogs.js"
 export const write = (store: JobLog.Store, key: JobLog.LogKey, ...entries: ReadonlyArray<string>) =>
   store.write([{ key, text: entries.map((entry) => `${entry}\n`).join("") }])
 
-/** The engine's run logs (`RunLogs`) in front of `store`, for the scope. */
-export const runLogsOver = (store: JobLog.Store) =>
-  Effect.provide(RunLogs.RunLogs, RunLogs.layer.pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store))))
+/** The engine's run logs (`RunLogs`) in front of `store`, with `limits` on what they hold back. */
+export const runLogsOver = (store: JobLog.Store, limits: RunLogs.Limits = RunLogs.defaultLimits) =>
+  Effect.provide(
+    RunLogs.RunLogs,
+    RunLogs.layerWith(limits).pipe(Layer.provide(Layer.succeed(JobLog.JobLog, store)))
+  )
