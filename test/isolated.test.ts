@@ -3,17 +3,17 @@
  * killed and timed out while the executor keeps answering `/beat`; results, typed failures and logs come
  * back from the worker; a Promise job's signal is aborted when it is killed.
  */
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Schema } from "effect"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Url from "node:url"
 import { Executor, Isolated, Job } from "../src/index.js"
 import { locate } from "../src/internal/isolatedModule.js"
 import { MockAdmin } from "../src/testing.js"
 import { alive, logOf, waitForLog } from "./helpers/runs.js"
+import { tempDir } from "./helpers/tempDirs.js"
 
 const fixture = new URL("./fixtures/isolated-jobs.mjs", import.meta.url)
 
@@ -211,8 +211,7 @@ describe.each(["thread", "process"] as const)("isolated jobs in a %s", (mode) =>
 
 describe("an isolated job's module", () => {
   // A project as a user has it: TypeScript sources, and (after a build) the compiled file beside one of them.
-  const project = Fs.mkdtempSync(Path.join(Os.tmpdir(), "isolated-module-"))
-  afterAll(() => Fs.rmSync(project, { recursive: true, force: true }))
+  const project = tempDir("isolated-module-")
   Fs.writeFileSync(Path.join(project, "built.ts"), "")
   Fs.writeFileSync(Path.join(project, "built.js"), "")
   Fs.writeFileSync(Path.join(project, "source.ts"), "")
