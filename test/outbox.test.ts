@@ -317,6 +317,35 @@ describe("Outbox", () => {
       })).pipe(Effect.provide(outboxLayer(admin, OutboxStore.layerMemory)))
     }))
 
+  it.effect(
+    "a lost run is reported however long ago it was accepted, and a journal of 150,000 starts",
+    () =>
+      Effect.gen(function*() {
+        const now = new Date(2026, 11, 5, 12).getTime()
+        yield* TestClock.setTime(now)
+        const dir = outboxDir()
+        // Accepted 8 days ago (past the 7-day age bound), then 150,000 more left without a result.
+        const records = [OutboxStore.triggerRecord({ id: 1, at: now - 8 * 86_400_000, logId: 1, logDateTime: 7 })]
+        for (let id = 2; id <= 150_001; id++) {
+          records.push(OutboxStore.triggerRecord({ id, at: now, logId: id, logDateTime: 7 }))
+        }
+        Fs.writeFileSync(Path.join(dir, "journal.log"), records.join(""))
+        const admin = flakyAdmin()
+        admin.state.down = false
+        yield* Effect.scoped(Effect.gen(function*() {
+          const outbox = yield* Outbox.Outbox
+          yield* outbox.drained
+        })).pipe(
+          Effect.provide(outboxLayer(admin, Layer.scoped(OutboxStore.OutboxStore, OutboxStore.makeFile(dir)), {
+            callbackMaxItems: 1_000_000
+          }))
+        )
+        assert.strictEqual(admin.accepted.length, 150_001)
+        assert.strictEqual(admin.accepted[0], 1)
+      }),
+    60_000
+  )
+
   it.effect("a call that dies or is interrupted (not by closing) is retried like a failed one", () =>
     Effect.gen(function*() {
       const admin = flakyAdmin((call) =>

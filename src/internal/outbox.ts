@@ -99,30 +99,38 @@ const problemOf = (cause: Cause.Cause<AdminError>): Problem => {
   return { message, advice: message }
 }
 
+/** A trigger's result for the admin, built from a decoded trigger and our own result: no need to validate again. */
+const callbackItem = (
+  trigger: { readonly logId: number; readonly logDateTime: number },
+  code: number,
+  msg: string | undefined
+) =>
+  trustedInstance(CallbackItem, {
+    logId: trigger.logId,
+    logDateTim: trigger.logDateTime,
+    handleCode: code,
+    handleMsg: msg
+  })
+
 /**
- * The result of a trigger an earlier process accepted and left without one, reported at the next start, and
- * the lines for its log. It may have partly run (its run had started) or not at all; either is a failure, so
- * the admin's own retry, if the job's owner configured one, runs it again.
+ * The result of a trigger an earlier process accepted and left without one, taken `now`, and the lines for
+ * its log. It may have partly run (its run had started) or not at all; either is a failure, so the admin's
+ * own retry, if the job's owner configured one, runs it again.
  */
-const resultOfLostRun = (trigger: OpenTrigger): { readonly entry: Entry; readonly log: string } => {
+const resultOfLostRun = (trigger: OpenTrigger, now: number): { readonly entry: Entry; readonly log: string } => {
   const acceptedAt = timestamp(new Date(trigger.at))
   const msg = trigger.started
     ? Messages.runningKilled(Messages.stoppedDuringRun(acceptedAt))
     : Messages.queuedKilled(Messages.stoppedBeforeRun(acceptedAt))
-  const item = trustedInstance(CallbackItem, {
-    logId: trigger.logId,
-    logDateTim: trigger.logDateTime,
-    handleCode: Code.fail,
-    handleMsg: msg
-  })
   const log = formatEntry({
-    date: new Date(),
+    date: new Date(now),
     source: "executor",
     level: "ERROR",
     thread: "restart",
     message: Messages.logEnd(Code.fail, msg)
   })
-  return { entry: { id: trigger.id, at: trigger.at, item }, log }
+  // Its age counts from now, as any result's: the bounds must not drop it for how long ago it was accepted.
+  return { entry: { id: trigger.id, at: now, item: callbackItem(trigger, Code.fail, msg) }, log }
 }
 
 /** @internal */
@@ -308,11 +316,12 @@ export const make = Effect.gen(function*() {
 
   // What an earlier process left goes first: its results, and a result for each trigger it accepted and left
   // without one.
-  const left = [...store.recovered, ...store.openTriggers]
-  if (left.length > 0) {
-    nextId = Math.max(...left.map((owed) => owed.id)) + 1
+  // (A loop, not Math.max(...ids): a spread of a large journal's ids overflows the stack.)
+  for (const owed of [...store.recovered, ...store.openTriggers]) nextId = Math.max(nextId, owed.id + 1)
+  if (store.recovered.length + store.openTriggers.length > 0) {
+    const now = clock.unsafeCurrentTimeMillis()
     const lostRuns = store.openTriggers.map((trigger) => {
-      const { entry, log } = resultOfLostRun(trigger)
+      const { entry, log } = resultOfLostRun(trigger, now)
       runLogs.append({ logId: trigger.logId, logDateTime: trigger.logDateTime }, log)
       return entry
     })
@@ -367,14 +376,7 @@ export const make = Effect.gen(function*() {
   const offer = (trigger: TriggerParam, code: number, msg: string | undefined): void => {
     const id = ids.get(trigger) ?? nextId++
     ids.delete(trigger)
-    // Built from a decoded trigger and our own result: no need to validate again.
-    const item = trustedInstance(CallbackItem, {
-      logId: trigger.logId,
-      logDateTim: trigger.logDateTime,
-      handleCode: code,
-      handleMsg: msg
-    })
-    const entry: Entry = { id, at: clock.unsafeCurrentTimeMillis(), item }
+    const entry: Entry = { id, at: clock.unsafeCurrentTimeMillis(), item: callbackItem(trigger, code, msg) }
     enqueue([entry])
     store.add([entry])
     if (pending.size > settings.callbackMaxItems) runFork(enforceBounds)
