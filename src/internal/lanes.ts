@@ -141,7 +141,8 @@ class LaneTable<E, R> {
    */
   private readonly limited: boolean
   private freePermits: number
-  private readonly waitingForPermit: Array<Lane<E, R>> = []
+  /** Lanes waiting for a permit, in the order they came (a Set: a lane woken again waits once). */
+  private readonly waitingForPermit = new Set<Lane<E, R>>()
   private wakingWaiting = false
 
   constructor(
@@ -280,7 +281,7 @@ class LaneTable<E, R> {
       if (this.unanswered.has(lane.queue[0])) break
       if (this.limited) {
         if (this.freePermits === 0) {
-          this.waitingForPermit.push(lane)
+          this.waitingForPermit.add(lane)
           break
         }
         this.freePermits--
@@ -299,7 +300,11 @@ class LaneTable<E, R> {
     this.freePermits++
     if (this.wakingWaiting) return
     this.wakingWaiting = true
-    while (this.freePermits > 0 && this.waitingForPermit.length > 0) this.takeNext(this.waitingForPermit.shift()!)
+    while (this.freePermits > 0 && this.waitingForPermit.size > 0) {
+      const [first] = this.waitingForPermit
+      this.waitingForPermit.delete(first)
+      this.takeNext(first)
+    }
     this.wakingWaiting = false
   }
 
@@ -346,6 +351,7 @@ class LaneTable<E, R> {
   private stop(lane: Lane<E, R>, reason: string): void {
     if (lane.stopReason !== undefined) return
     lane.stopReason = reason
+    this.waitingForPermit.delete(lane)
     if (this.lanes.get(lane.jobId) === lane) this.lanes.delete(lane.jobId)
     const queued = lane.queue.splice(0)
     lane.queuedLogIds = undefined
