@@ -7,6 +7,7 @@
  * @internal
  */
 import type * as AdminClient from "../AdminClient.js"
+import { environmentNames } from "../ExecutorConfig.js"
 
 /**
  * How the user writes the two settings a hint may name.
@@ -19,13 +20,21 @@ export interface SettingNames {
 }
 
 /**
- * The settings as an executor reads them: the environment variable, then the option in code.
+ * A setting as a person would set it: its environment variable, and its option in code. (A check at start
+ * does not know which of the two the value came from, so its messages name both.)
+ *
+ * @internal
+ */
+export const settingNames = (key: keyof typeof environmentNames): string => `${environmentNames[key]} (${key})`
+
+/**
+ * The settings as an executor reads them.
  *
  * @internal
  */
 export const executorSettings: SettingNames = {
-  adminAddresses: "XXL_JOB_ADMIN_ADDRESSES (adminAddresses)",
-  accessToken: "XXL_JOB_ACCESS_TOKEN (accessToken)"
+  adminAddresses: settingNames("adminAddresses"),
+  accessToken: settingNames("accessToken")
 }
 
 /** Node's codes for a certificate it does not trust, or one that is not the host's. */

@@ -13,11 +13,9 @@ import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import { environmentNames, ExecutorConfigError, type Settings } from "../ExecutorConfig.js"
+import { ExecutorConfigError, type Settings } from "../ExecutorConfig.js"
+import { settingNames } from "./adminHints.js"
 import * as Registration from "./registration.js"
-
-/** A setting as a person would set it: its environment variable, and its option in code. */
-export const settingNames = (key: keyof typeof environmentNames): string => `${environmentNames[key]} (${key})`
 
 const codeOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoException | undefined)?.code
 
