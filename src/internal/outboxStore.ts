@@ -367,6 +367,10 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
         }
         const old = fd
         fd = next
+        // The triggers accepted meanwhile go to the new journal now: their answers wait for them, not for the
+        // old descriptor's close and the directory's fsync.
+        compacting = false
+        writeAdmissions()
         await closeFd(old).catch(() => undefined)
         const dir = await Fs.open(directory, "r")
         await dir.sync().catch(() => undefined)
@@ -375,9 +379,11 @@ export const makeFile = (directory: string): Effect.Effect<Service, never, Scope
         unsynced = false
         records = count
       } finally {
-        compacting = false
-        // The triggers accepted meanwhile go to the new journal (their answers wait for it).
-        writeAdmissions()
+        // After a failure, the triggers accepted meanwhile go to the old journal.
+        if (compacting) {
+          compacting = false
+          writeAdmissions()
+        }
       }
     }
 
