@@ -70,17 +70,18 @@ export const importUserModule = async (path: string): Promise<Imported> => {
       registered = true
     }
   }
+  // tsx's hooks load a `.ts` of a CommonJS package as CommonJS, which this ES module import cannot take: said
+  // before trying, so that the module's own errors are never mistaken for this.
+  if (registered && /\.tsx?$/i.test(file) && !inModulePackage(file)) {
+    return {
+      _tag: "NoTypeScriptLoader",
+      message: `cannot load ${path}: its package is CommonJS, and the command loads ES modules: set "type": ` +
+        `"module" in its package.json (npm pkg set type=module), or name the file .mts`
+    }
+  }
   try {
     return { _tag: "Loaded", exports: await import(url) }
   } catch (error) {
-    // tsx's hooks load a `.ts` of a CommonJS package as CommonJS, which an ES module import cannot take.
-    if (registered && /\.tsx?$/i.test(file) && !inModulePackage(file)) {
-      return {
-        _tag: "NoTypeScriptLoader",
-        message: `cannot load ${path}: its package is CommonJS, and the command loads ES modules: set "type": ` +
-          `"module" in its package.json (npm pkg set type=module), or name the file .mts`
-      }
-    }
     const code = (error as { code?: unknown }).code
     if (typeScript.test(file) && !registered && typeof code === "string" && needsLoader.has(code)) {
       return {
