@@ -8,6 +8,8 @@ import { Duration, Effect, TestClock } from "effect"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import { DevAdmin } from "../src/dev.js"
+import { executorViews } from "../src/internal/console/runs.js"
+import type { MockAdmin } from "../src/testing.js"
 import { callApi, devAdminWithExecutor } from "./helpers/console.js"
 import { waitUntil } from "./helpers/wait.js"
 
@@ -199,4 +201,28 @@ describe("the console's schedules and executors", () => {
       yield* registry("registryRemove")
       assert.strictEqual((yield* executor).status, "removed")
     }))
+})
+
+describe("an executor's state from its beats", () => {
+  const beat = (kind: "registry" | "registryRemove", seconds: number): MockAdmin.Registration => ({
+    kind,
+    appName: "app",
+    address: "http://127.0.0.1:9999/",
+    at: new Date(seconds * 1000)
+  })
+  const status = (beats: ReadonlyArray<MockAdmin.Registration>, now: number) =>
+    executorViews(beats, now * 1000)[0].status
+
+  it("offline after three of its longest beat gaps, at most 90 s; a restart's first beat is not a gap", () => {
+    assert.strictEqual(status([beat("registry", 0), beat("registry", 0.1)], 0.2), "online")
+    assert.strictEqual(status([beat("registry", 0), beat("registry", 0.1)], 0.5), "offline")
+    // Restarted 1 s after a beat, without saying goodbye: still its 30 s rhythm, 90 s.
+    const restarted = [beat("registry", 0), beat("registry", 30), beat("registry", 31)]
+    assert.strictEqual(status(restarted, 100), "online")
+    assert.strictEqual(status(restarted, 122), "offline")
+    // Said goodbye, then came back: one beat so far, 90 s.
+    const back = [beat("registry", 0), beat("registry", 0.1), beat("registryRemove", 0.2), beat("registry", 0.3)]
+    assert.strictEqual(status(back, 60), "online")
+    assert.strictEqual(status([...back.slice(0, 3)], 1), "removed")
+  })
 })

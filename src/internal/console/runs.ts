@@ -56,30 +56,39 @@ export const resultStatus = (code: number, msg: string | undefined): RunStatus =
     : "failed"
 
 /**
- * The executors that registered, each with its last beat; offline after 3 of its beat intervals (as seen
- * between its last two beats) without one, at most 90 s as the admin has it. The development admin routes
- * over the ones online.
+ * The executors that registered, each with its last beat; offline after 3 of its beat intervals (the longest
+ * gap seen between its beats since it last registered anew) without one, at most 90 s as the admin has it.
+ * The development admin routes over the ones online.
  */
 export const executorViews = (
   registrations: ReadonlyArray<MockAdmin.Registration>,
   now: number
 ): ReadonlyArray<ExecutorView> => {
-  const seen = new Map<string, { appName: string; beats: Array<number>; removed: boolean }>()
+  const seen = new Map<
+    string,
+    { appName: string; lastBeat: number | undefined; longestGap: number | undefined; removed: boolean }
+  >()
   for (const registration of registrations) {
-    const entry = seen.get(registration.address) ?? { appName: registration.appName, beats: [], removed: false }
+    const entry = seen.get(registration.address) ??
+      { appName: registration.appName, lastBeat: undefined, longestGap: undefined, removed: false }
     seen.set(registration.address, entry)
     entry.appName = registration.appName
     if (registration.kind === "registryRemove") {
-      entry.removed = true
-    } else {
-      entry.removed = false
-      entry.beats.push(registration.at.getTime())
+      // A new start begins a new count: its first beat is not a gap from the old run's last.
+      Object.assign(entry, { removed: true, longestGap: undefined })
+      continue
     }
+    const at = registration.at.getTime()
+    if (entry.lastBeat !== undefined && !entry.removed) {
+      entry.longestGap = Math.max(entry.longestGap ?? 0, at - entry.lastBeat)
+    }
+    Object.assign(entry, { removed: false, lastBeat: at })
   }
-  return [...seen].map(([address, { appName, beats, removed }]): ExecutorView => {
-    const last = beats[beats.length - 1] ?? 0
-    const interval = beats.length > 1 ? last - beats[beats.length - 2] : adminDeadAfterMs
-    const deadAfter = Math.min(adminDeadAfterMs, 3 * Math.max(interval, 1))
+  return [...seen].map(([address, { appName, lastBeat, longestGap, removed }]): ExecutorView => {
+    const last = lastBeat ?? 0
+    const deadAfter = longestGap === undefined
+      ? adminDeadAfterMs
+      : Math.min(adminDeadAfterMs, 3 * Math.max(longestGap, 1))
     return {
       address,
       appName,
