@@ -8,8 +8,8 @@
  * `repeatWindowMillis` of the first is the same signal and is ignored; a later one is a deliberate second
  * signal and ends the process at once, as before.
  *
- * Installed only when something already handles the signal (`runMain`, or the app): an app that never
- * handles SIGINT keeps Node's default, ending at once.
+ * Installed on a signal only when something already handles it (`runMain`, or the app): an app that never
+ * handles SIGINT keeps Node's default for it, ending at once, whatever it does with SIGTERM.
  *
  * @internal
  */
@@ -25,18 +25,19 @@ const stopSignals = ["SIGINT", "SIGTERM"] as const
 /** Counts a repeated stop signal once while the scope is open (see the module's comment). */
 export const countRepeatsOnce: Effect.Effect<void, never, Scope.Scope> = Effect.acquireRelease(
   Effect.sync(() => {
-    if (stopSignals.every((signal) => process.listenerCount(signal) === 0)) return undefined
+    // Each signal only if something handles it: one the app leaves alone keeps Node's default.
+    const handled = stopSignals.filter((signal) => process.listenerCount(signal) > 0)
     let first: number | undefined
     const onSignal = (signal: NodeJS.Signals) => {
       const now = Date.now()
       if (first === undefined) first = now
       else if (now - first >= repeatWindowMillis) process.exit(128 + Os.constants.signals[signal])
     }
-    for (const signal of stopSignals) process.on(signal, onSignal)
-    return onSignal
+    for (const signal of handled) process.on(signal, onSignal)
+    return { handled, onSignal }
   }),
-  (onSignal) =>
+  ({ handled, onSignal }) =>
     Effect.sync(() => {
-      if (onSignal !== undefined) { for (const signal of stopSignals) process.off(signal, onSignal) }
+      for (const signal of handled) process.off(signal, onSignal)
     })
 )
