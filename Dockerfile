@@ -52,8 +52,9 @@ EXPOSE 9999
 # it is killed: `docker run --stop-timeout 45`, compose `stop_grace_period: 45s`, Kubernetes
 # `terminationGracePeriodSeconds: 45` (Docker's default is 10 s).
 STOPSIGNAL SIGTERM
-# GET /health on the executor's port (on the metrics port instead when XXL_JOB_EXECUTOR_METRICS is a port).
+# GET /health on the executor's port (on the metrics port instead when XXL_JOB_EXECUTOR_METRICS is a port);
+# its body must be "ok" (the executor answers any other request with HTTP 200 too).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
-  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.XXL_JOB_EXECUTOR_PORT || 9999}/health`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const m = process.env.XXL_JOB_EXECUTOR_METRICS ?? ''; const port = /^\\d+$/.test(m) ? m : process.env.XXL_JOB_EXECUTOR_PORT || 9999; fetch(`http://127.0.0.1:${port}/health`).then((r) => r.text()).then((t) => process.exit(t.trim() === 'ok' ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "build/examples/main.js"]
