@@ -32,12 +32,12 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as AdminClient from "./AdminClient.js"
 import * as ExecutorConfig from "./ExecutorConfig.js"
 import { Endpoints } from "./internal/endpoints.js"
 import * as Engine from "./internal/engine.js"
 import { Lanes } from "./internal/lanes.js"
+import * as LogFormat from "./internal/logFormat.js"
 import * as MountHandlers from "./internal/mount.js"
 import * as Otlp from "./internal/otlp.js"
 import { Outbox } from "./internal/outbox.js"
@@ -211,19 +211,9 @@ export const layerWith = <E, R>(
   R | ExecutorConfig.ExecutorConfig | JobLog.JobLog | AdminClient.AdminClient
 > => servingWith(registry).pipe(Layer.provide(checkedFirst("serving")))
 
-/**
- * The executor's own log lines in the format the settings name (`XXL_JOB_EXECUTOR_LOG_FORMAT`). `Logger.json`
- * replaces Effect's default logger; under `NodeRuntime.runMain` that is already the pretty one, which goes too
- * (else every line came out twice).
- */
+/** The executor's own log lines in the format the settings name (`XXL_JOB_EXECUTOR_LOG_FORMAT`). */
 const logFormat: Layer.Layer<never, never, ExecutorConfig.ExecutorConfig> = Layer.unwrapEffect(
-  Effect.map(ExecutorConfig.ExecutorConfig, (settings) =>
-    settings.logFormat === "text"
-      ? Layer.empty
-      : Layer.merge(
-        settings.logFormat === "json" ? Logger.json : Logger.logFmt,
-        Logger.remove(Logger.prettyLoggerDefault)
-      ))
+  Effect.map(ExecutorConfig.ExecutorConfig, (settings) => LogFormat.layer(settings.logFormat))
 )
 
 /** The run log store the settings name (`XXL_JOB_EXECUTOR_LOGSTORE`), and the admin over HTTP. */

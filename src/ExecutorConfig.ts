@@ -35,6 +35,7 @@ import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Util from "node:util"
+import * as LogFormat from "./internal/logFormat.js"
 import { nearestName } from "./internal/nearestName.js"
 import type { Protocol } from "./Wire.js"
 
@@ -559,7 +560,14 @@ export const layerFromEnv = (
 ): Layer.Layer<ExecutorConfig, ExecutorConfigError> =>
   Layer.effect(
     ExecutorConfig,
-    Effect.zipRight(loadEnvFileOf(env), Effect.zipRight(warnUnknownVariables, fromEnv(options)))
+    Effect.gen(function*() {
+      yield* loadEnvFileOf(env)
+      // The warnings in the log format the settings name; before the error, when they cannot be read (a
+      // misspelled name may be why).
+      const settings = yield* Effect.tapError(fromEnv(options), () => warnUnknownVariables)
+      yield* Effect.provide(warnUnknownVariables, LogFormat.layer(settings.logFormat))
+      return settings
+    })
   )
 
 /**

@@ -311,6 +311,8 @@ describe("under NodeRuntime.runMain, as users run it", () => {
           XXL_JOB_EXECUTOR_IP: "127.0.0.1",
           XXL_JOB_EXECUTOR_LOGPATH: yield* tempDir,
           XXL_JOB_EXECUTOR_LOG_FORMAT: "json",
+          // A misspelled variable: its warning comes in the same format.
+          XXL_JOB_EXECUTOR_PROT: "1",
           // Stops itself once started (the fixture's switch), as a SIGTERM would.
           STOP_AFTER_START: "1"
         })
@@ -318,6 +320,7 @@ describe("under NodeRuntime.runMain, as users run it", () => {
         const lines = out.trim().split("\n")
         const messages = lines.map((line) => (JSON.parse(line) as { message: unknown }).message)
         assert.strictEqual(messages.filter((m) => String(m).startsWith("executor \"json-lines\"")).length, 1, out)
+        assert.strictEqual(messages.filter((m) => String(m).startsWith("XXL_JOB_EXECUTOR_PROT is")).length, 1, out)
       }),
     20_000
   )
