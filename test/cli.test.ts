@@ -193,6 +193,19 @@ describe("effect-xxl-job check: its options", () => {
         yield* cliHere("check", "--admin", "http://127.0.0.1:1/xxl-job-admin", "--app", " "),
         "--app is empty: give the executor's AppName, as the admin knows it"
       )
+      // The option named, the value as typed (a setting's name inside it stays).
+      assert.strictEqual(
+        yield* cliHere(
+          "check",
+          "--admin",
+          "http://127.0.0.1:1/xxl-job-admin",
+          "--app",
+          "x",
+          "--address",
+          "ftp://my-address"
+        ),
+        "--address: expected http:// or https:// URLs, got \"ftp://my-address\""
+      )
     }))
 })
 

@@ -248,8 +248,11 @@ const checkCommand = Command.make(
         Effect.mapError((error) =>
           new CliError({
             message: `${optionOf[error.setting] ?? error.setting}: ${
-              error.problem.replace(/\b(adminAddresses|appName|accessToken|address)\b/g, (key) => optionOf[key])
-            }`
+              // Setting names become the options', outside the quoted values (a URL may hold "address").
+              error.problem.replace(
+                /"(?:[^"\\]|\\.)*"|\b(adminAddresses|appName|accessToken|address)\b/g,
+                (match, key: string | undefined) => key === undefined ? match : optionOf[key]
+              )}`
           })
         )
       )
