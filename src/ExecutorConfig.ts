@@ -286,6 +286,14 @@ type Key = keyof Options
 
 const invalid = (setting: string, problem: string) => Effect.fail(new ExecutorConfigError({ setting, problem }))
 
+/** A switch: `true`, `"on"` or `"true"`; `false`, `"off"` or `"false"`; anything else refused. */
+const onOff = (setting: string, value: boolean | string): Effect.Effect<boolean, ExecutorConfigError> =>
+  value === true || value === "on" || value === "true"
+    ? Effect.succeed(true)
+    : value === false || value === "off" || value === "false"
+    ? Effect.succeed(false)
+    : invalid(setting, `expected "on" or "off", got ${JSON.stringify(value)}`)
+
 /**
  * A character an HTTP header value cannot carry, as Node checks it: a control character other than tab (a line
  * break, say), or one past Latin-1. The access token and the app name travel in headers; Node would refuse
@@ -384,11 +392,7 @@ const resolve = (options: Options, label: (key: Key) => string) =>
     const accessToken = Redacted.isRedacted(token) ? token : Redacted.make((token ?? "").trim())
     // The token itself stays out of the message: it is a secret.
     if (notForHeaders.test(Redacted.value(accessToken))) return yield* invalid(label("accessToken"), headerProblem)
-    const glueOption = options.glueScripts ?? defaults.glueScripts
-    const glueScripts = glueOption === true || glueOption === "on" || glueOption === "true"
-    if (!glueScripts && glueOption !== false && glueOption !== "off" && glueOption !== "false") {
-      return yield* invalid(label("glueScripts"), `expected "on" or "off", got ${JSON.stringify(glueOption)}`)
-    }
+    const glueScripts = yield* onOff(label("glueScripts"), options.glueScripts ?? defaults.glueScripts)
     if (glueScripts && Redacted.value(accessToken) === "") {
       // Anyone who can reach the port could run commands here: public exploits do exactly that.
       return yield* invalid(
@@ -396,11 +400,7 @@ const resolve = (options: Options, label: (key: Key) => string) =>
         `GLUE scripts run whatever code a /run request carries; they are refused without an access token (set ${environmentNames.accessToken} here and in the admin)`
       )
     }
-    const stdoutOption = options.runLogStdout ?? defaults.runLogStdout
-    const runLogStdout = stdoutOption === true || stdoutOption === "on" || stdoutOption === "true"
-    if (!runLogStdout && stdoutOption !== false && stdoutOption !== "off" && stdoutOption !== "false") {
-      return yield* invalid(label("runLogStdout"), `expected "on" or "off", got ${JSON.stringify(stdoutOption)}`)
-    }
+    const runLogStdout = yield* onOff(label("runLogStdout"), options.runLogStdout ?? defaults.runLogStdout)
     const n = yield* checkIntegers(options, label)
     return {
       adminAddresses,
