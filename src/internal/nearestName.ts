@@ -5,7 +5,7 @@
  */
 
 /** Levenshtein distance: the edits (insert, delete, replace) from `a` to `b`. */
-export const editDistance = (a: string, b: string): number => {
+const editDistance = (a: string, b: string): number => {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
   for (let i = 1; i <= a.length; i++) {
     const current = [i]
@@ -28,7 +28,10 @@ export const nearestName = (name: string, candidates: Iterable<string>): string 
   const bare = (text: string) => text.toUpperCase().replaceAll("_", "")
   let best: { candidate: string; score: readonly [number, number] } | undefined
   for (const candidate of candidates) {
-    const score = [editDistance(bare(name), bare(candidate)), editDistance(name.toUpperCase(), candidate)] as const
+    const score = [
+      editDistance(bare(name), bare(candidate)),
+      editDistance(name.toUpperCase(), candidate.toUpperCase())
+    ] as const
     if (best === undefined || score[0] < best.score[0] || (score[0] === best.score[0] && score[1] < best.score[1])) {
       best = { candidate, score }
     }
